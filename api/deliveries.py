@@ -1,0 +1,82 @@
+"""/v1/deliveries: the audit trail, and sending again."""
+
+from flask import Blueprint, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.auth import key_tenant
+from api.http import paginate, query_args, respond
+from api.openapi import documented
+from api.schemas import AttemptList, AttemptOut, DeliveryOut, DeliveryQuery, Page
+from api.services import services
+from webhooks.errors import NotFound
+from webhooks.models import Attempt, Delivery
+from webhooks.queue import dispatch
+from webhooks.redelivery import retry_delivery
+from webhooks.times import utcnow
+
+bp = Blueprint("deliveries", __name__, url_prefix="/v1/deliveries")
+
+
+@bp.get("")
+@documented("List deliveries", Page[DeliveryOut], query=DeliveryQuery)
+def list_() -> Response:
+    """List deliveries, newest first."""
+    query = query_args(DeliveryQuery)
+    statement = select(Delivery)
+    bound = key_tenant()
+    if bound is not None:
+        statement = statement.where(Delivery.tenant == bound)
+    if query.endpoint_id is not None:
+        statement = statement.where(Delivery.endpoint_id == query.endpoint_id)
+    if query.event_id is not None:
+        statement = statement.where(Delivery.event_id == query.event_id)
+    if query.status is not None:
+        statement = statement.where(Delivery.status == query.status)
+    with services().sessions() as session:
+        rows, cursor = paginate(session, statement, Delivery.id, query.limit, query.cursor)
+        page = Page[DeliveryOut](
+            data=[DeliveryOut.model_validate(row) for row in rows], next_cursor=cursor
+        )
+    return respond(page)
+
+
+@bp.get("/<delivery_id>")
+@documented("Get a delivery", DeliveryOut, errors=(404,))
+def get(delivery_id: str) -> Response:
+    """Return one delivery."""
+    with services().sessions() as session:
+        return respond(DeliveryOut.model_validate(_find(session, delivery_id)))
+
+
+@bp.get("/<delivery_id>/attempts")
+@documented("List a delivery's attempts", AttemptList, errors=(404,))
+def attempts(delivery_id: str) -> Response:
+    """Return every attempt of a delivery, oldest first."""
+    with services().sessions() as session:
+        _find(session, delivery_id)
+        rows = session.scalars(
+            select(Attempt).where(Attempt.delivery_id == delivery_id).order_by(Attempt.number)
+        ).all()
+        return respond(AttemptList(data=[AttemptOut.model_validate(row) for row in rows]))
+
+
+@bp.post("/<delivery_id>/retry")
+@documented("Send a delivery again now", DeliveryOut, status=202, errors=(404, 409))
+def retry(delivery_id: str) -> Response:
+    """Send again now, whatever the status; attempt numbers continue."""
+    app = services()
+    with app.sessions.begin() as session:
+        delivery = _find(session, delivery_id)
+        retry_delivery(session, delivery, utcnow())
+        out = DeliveryOut.model_validate(delivery)
+    dispatch(app.engine, app.dispatcher, [delivery_id])
+    return respond(out, 202)
+
+
+def _find(session: Session, delivery_id: str) -> Delivery:
+    delivery = session.get(Delivery, delivery_id)
+    bound = key_tenant()
+    if delivery is None or (bound is not None and delivery.tenant != bound):
+        raise NotFound(f"no delivery {delivery_id}")
+    return delivery

@@ -1,0 +1,144 @@
+"""/v1/endpoints: the subscribers."""
+
+from flask import Blueprint, Response
+from sqlalchemy import select
+
+from api.auth import key_tenant, tenant_for
+from api.http import json_body, paginate, query_args, respond
+from api.openapi import documented
+from api.schemas import (
+    EndpointCreate,
+    EndpointCreated,
+    EndpointOut,
+    EndpointQuery,
+    EndpointUpdate,
+    Page,
+    RecoverIn,
+    RecoverOut,
+    SecretOut,
+    StatsOut,
+)
+from api.services import services
+from webhooks import endpoints
+from webhooks.endpoints import EndpointFields
+from webhooks.models import Endpoint
+from webhooks.redelivery import recover_endpoint
+from webhooks.times import utcnow
+
+bp = Blueprint("endpoints", __name__, url_prefix="/v1/endpoints")
+
+
+@bp.post("")
+@documented("Create an endpoint", EndpointCreated, status=201, body=EndpointCreate)
+def create() -> Response:
+    """Subscribe a URL; the response carries the signing secret."""
+    body = json_body(EndpointCreate)
+    fields = EndpointFields(**body.model_dump(exclude={"tenant"}))
+    fields.tenant = tenant_for(body.tenant)
+    app = services()
+    with app.sessions.begin() as session:
+        endpoint = endpoints.create_endpoint(session, app.guard, fields, utcnow())
+        created = EndpointCreated.model_validate(endpoint)
+    return respond(created, 201)
+
+
+@bp.get("")
+@documented("List endpoints", Page[EndpointOut], query=EndpointQuery)
+def list_() -> Response:
+    """List endpoints, newest first."""
+    query = query_args(EndpointQuery)
+    statement = endpoints.scoped(
+        select(Endpoint).where(Endpoint.deleted_at.is_(None)), Endpoint, key_tenant()
+    )
+    if query.tenant is not None:
+        statement = statement.where(Endpoint.tenant == query.tenant)
+    if query.enabled is not None:
+        statement = statement.where(Endpoint.enabled == query.enabled)
+    with services().sessions() as session:
+        rows, cursor = paginate(session, statement, Endpoint.id, query.limit, query.cursor)
+        page = Page[EndpointOut](
+            data=[EndpointOut.model_validate(row) for row in rows], next_cursor=cursor
+        )
+    return respond(page)
+
+
+@bp.get("/<endpoint_id>")
+@documented("Get an endpoint", EndpointOut, errors=(404,))
+def get(endpoint_id: str) -> Response:
+    """Return one endpoint."""
+    with services().sessions() as session:
+        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        return respond(EndpointOut.model_validate(endpoint))
+
+
+@bp.patch("/<endpoint_id>")
+@documented("Change an endpoint", EndpointOut, body=EndpointUpdate, errors=(404,))
+def update(endpoint_id: str) -> Response:
+    """Change fields; `enabled: true` clears the disabled reason and the failure streak."""
+    body = json_body(EndpointUpdate)
+    fields = EndpointFields(**body.model_dump(exclude={"tenant"}), given=set(body.model_fields_set))
+    if body.tenant is not None:
+        fields.tenant = tenant_for(body.tenant)
+    app = services()
+    with app.sessions.begin() as session:
+        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        endpoints.update_endpoint(session, app.guard, endpoint, fields, utcnow())
+        updated = EndpointOut.model_validate(endpoint)
+    return respond(updated)
+
+
+@bp.delete("/<endpoint_id>")
+@documented("Delete an endpoint", None, status=204, errors=(404,))
+def delete(endpoint_id: str) -> Response:
+    """Delete an endpoint; its pending deliveries are cancelled, its audit rows stay."""
+    with services().sessions.begin() as session:
+        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        endpoints.delete_endpoint(session, endpoint, utcnow())
+    return Response(status=204)
+
+
+@bp.get("/<endpoint_id>/secret")
+@documented("Get an endpoint's secret", SecretOut, errors=(404,))
+def secret(endpoint_id: str) -> Response:
+    """Return the signing secret."""
+    with services().sessions() as session:
+        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        return respond(SecretOut(secret=endpoint.secret))
+
+
+@bp.post("/<endpoint_id>/secret/rotate")
+@documented("Rotate an endpoint's secret", SecretOut, errors=(404,))
+def rotate(endpoint_id: str) -> Response:
+    """Issue a new secret; the old one keeps signing beside it for the overlap period."""
+    app = services()
+    with app.sessions.begin() as session:
+        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        new_secret = endpoints.rotate_secret(
+            session, endpoint, utcnow(), app.settings.rotation_overlap_seconds
+        )
+    return respond(SecretOut(secret=new_secret))
+
+
+@bp.post("/<endpoint_id>/recover")
+@documented("Re-send failed deliveries", RecoverOut, status=202, body=RecoverIn, errors=(404, 409))
+def recover(endpoint_id: str) -> Response:
+    """Send again every delivery to this endpoint that ended failed since `since`."""
+    body = json_body(RecoverIn)
+    app = services()
+    with app.sessions.begin() as session:
+        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        count = recover_endpoint(
+            session, endpoint, body.since, utcnow(), app.settings.scheduler_interval_seconds
+        )
+    return respond(RecoverOut(requeued=count), 202)
+
+
+@bp.get("/<endpoint_id>/stats")
+@documented("An endpoint's last 24 hours", StatsOut, errors=(404,))
+def stats(endpoint_id: str) -> Response:
+    """Count deliveries by status and attempts by outcome; show the failure streak."""
+    with services().sessions() as session:
+        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        return respond(
+            StatsOut.model_validate(endpoints.endpoint_stats(session, endpoint, utcnow()))
+        )

@@ -1,0 +1,108 @@
+"""Every error as an RFC 9457 problem document; never a stack trace."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from webhooks.errors import (
+    BlockedAddress,
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    Unavailable,
+    WebhooksError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: dict[type[WebhooksError], int] = {
+    InvalidInput: 422,
+    BlockedAddress: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+
+class BadRequest(WebhooksError):
+    """The body is not JSON at all."""
+
+    title = "Malformed JSON"
+
+
+class Unauthorized(WebhooksError):
+    """No key, or a key that is not one of ours."""
+
+    title = "Unauthorized"
+
+
+STATUS_OF.update({BadRequest: 400, Unauthorized: 401})
+
+
+def problem(
+    status: int, detail: str, title: str | None = None, errors: tuple[FieldError, ...] = ()
+) -> Response:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = [{"loc": list(e.loc), "msg": e.msg} for e in errors]
+    response = jsonify(body)
+    response.status_code = status
+    response.content_type = "application/problem+json"
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="webhooks"'
+    return response
+
+
+def field_errors(exc: ValidationError, prefix: tuple[str, ...] = ()) -> tuple[FieldError, ...]:
+    """Translate pydantic's errors into `{"loc": [...], "msg": ...}` items."""
+    return tuple(FieldError(prefix + tuple(error["loc"]), error["msg"]) for error in exc.errors())
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Turn every exception into a problem document."""
+
+    @app.errorhandler(WebhooksError)
+    def _webhooks_error(exc: WebhooksError) -> Response:
+        return problem(STATUS_OF.get(type(exc), 400), exc.detail, exc.title, exc.errors)
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError) -> Response:
+        errors = field_errors(exc)
+        return problem(422, "the request has invalid fields", "Invalid input", errors)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        detail = {413: "the request body is larger than the limit"}.get(
+            status, exc.description or ""
+        )
+        response = problem(status, detail)
+        if status == 405 and exc.response is None:
+            response.headers["Allow"] = ", ".join(getattr(exc, "valid_methods", None) or [])
+        return response
+
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError) -> Response:
+        if not (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated):
+            return _unexpected(exc)
+        log.error("database unavailable: %s", type(exc.orig).__name__)
+        return problem(
+            503, "the database is unavailable; nothing was changed", "Service unavailable"
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem(500, "an unexpected error occurred; it has been logged")

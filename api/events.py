@@ -1,0 +1,121 @@
+"""/v1/events: take an event, store it with its deliveries, queue them."""
+
+import json
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+
+from api.auth import key_tenant, tenant_for
+from api.http import json_body, paginate, query_args, respond
+from api.openapi import documented
+from api.schemas import (
+    DeliveryOut,
+    DeliveryRef,
+    EventAccepted,
+    EventCreate,
+    EventOut,
+    EventQuery,
+    EventSummary,
+    Page,
+)
+from api.services import services
+from webhooks.errors import InvalidInput, NotFound
+from webhooks.fanout import publish
+from webhooks.models import Delivery, Event
+from webhooks.queue import dispatch
+from webhooks.times import utcnow
+
+bp = Blueprint("events", __name__, url_prefix="/v1/events")
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@bp.post("")
+@documented(
+    "Send an event",
+    EventAccepted,
+    status=202,
+    body=EventCreate,
+    errors=(409,),
+    headers={
+        IDEMPOTENCY_HEADER: "Same key and body within 24 h: the first response again (200), "
+        "nothing new sent. Same key, other body: 409."
+    },
+)
+def create() -> Response:
+    """Store the event and one delivery per matching endpoint, then queue the deliveries."""
+    key = _idempotency_key()
+    body = json_body(EventCreate)
+    app = services()
+    published = publish(
+        app.sessions,
+        tenant=tenant_for(body.tenant),
+        event_type=body.type,
+        data=body.data,
+        now=utcnow(),
+        idempotency_key=key,
+    )
+    if not published.replayed:
+        # Committed first, queued second: a broker outage delays delivery, never loses it.
+        dispatch(app.engine, app.dispatcher, [d.id for d in published.deliveries])
+    accepted = EventAccepted(
+        id=published.event.id,
+        type=published.event.type,
+        tenant=published.event.tenant,
+        created_at=published.event.created_at,
+        deliveries=[DeliveryRef.model_validate(d) for d in published.deliveries],
+    )
+    return respond(accepted, 200 if published.replayed else 202)
+
+
+@bp.get("")
+@documented("List events", Page[EventSummary], query=EventQuery)
+def list_() -> Response:
+    """List events, newest first."""
+    query = query_args(EventQuery)
+    statement = select(Event)
+    bound = key_tenant()
+    if bound is not None:
+        statement = statement.where(Event.tenant == bound)
+    if query.tenant is not None:
+        statement = statement.where(Event.tenant == query.tenant)
+    if query.type is not None:
+        statement = statement.where(Event.type == query.type)
+    with services().sessions() as session:
+        rows, cursor = paginate(session, statement, Event.id, query.limit, query.cursor)
+        page = Page[EventSummary](
+            data=[EventSummary.model_validate(row) for row in rows], next_cursor=cursor
+        )
+    return respond(page)
+
+
+@bp.get("/<event_id>")
+@documented("Get an event", EventOut, errors=(404,))
+def get(event_id: str) -> Response:
+    """Return an event with its data and the status of its deliveries."""
+    with services().sessions() as session:
+        event = session.get(Event, event_id)
+        bound = key_tenant()
+        if event is None or (bound is not None and event.tenant != bound):
+            raise NotFound(f"no event {event_id}")
+        deliveries = session.scalars(
+            select(Delivery).where(Delivery.event_id == event_id).order_by(Delivery.id)
+        ).all()
+        out = EventOut(
+            id=event.id,
+            type=event.type,
+            tenant=event.tenant,
+            created_at=event.created_at,
+            data=json.loads(event.payload)["data"],
+            deliveries=[DeliveryOut.model_validate(d) for d in deliveries],
+        )
+    return respond(out)
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not key.isprintable():
+        raise InvalidInput.field(("header", IDEMPOTENCY_HEADER), "1 to 255 printable characters")
+    return key

@@ -1,0 +1,144 @@
+"""The OpenAPI 3.1 document, generated from the routes and the models that validate them."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from flask import Flask
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from api.schemas import Problem
+from webhooks import __version__
+
+View = TypeVar("View", bound=Callable[..., Any])
+REF = "#/components/schemas/{model}"
+ERROR_TITLES = {
+    400: "Malformed JSON",
+    401: "Missing or wrong API key",
+    404: "No such object",
+    409: "Conflict",
+    413: "Body over the limit",
+    422: "Invalid input",
+    503: "Database or broker unavailable",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the document says about one route."""
+
+    summary: str
+    response: type[BaseModel] | None
+    status: int = 200
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()
+    public: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def documented(
+    summary: str, response: type[BaseModel] | None, **details: Any
+) -> Callable[[View], View]:
+    """Attach an Operation to a view function."""
+
+    def attach(view: View) -> View:
+        view.openapi = Operation(summary, response, **details)  # type: ignore[attr-defined]
+        return view
+
+    return attach
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    """Walk the app's routes and build the document."""
+    operations = []
+    for rule in app.url_map.iter_rules():
+        operation = getattr(app.view_functions[rule.endpoint], "openapi", None)
+        if operation is not None:
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                operations.append((_path(rule.rule), method.lower(), operation))
+    models: set[type[BaseModel]] = {Problem}
+    for _, _, op in operations:
+        models.update(m for m in (op.response, op.body) if m is not None)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    refs, schemas = models_json_schema(
+        [(model, "serialization") for model in ordered], ref_template=REF
+    )
+    ref_of = {model: refs[(model, "serialization")] for model in ordered}
+    paths: dict[str, dict[str, Any]] = {}
+    for path, method, op in sorted(operations, key=lambda item: item[:2]):
+        paths.setdefault(path, {})[method] = _operation(path, op, ref_of)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "webhooks",
+            "version": __version__,
+            "description": "Send events; they are signed (Standard Webhooks), delivered to "
+            "every subscribed endpoint, retried, and every attempt is audited.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+def _path(rule: str) -> str:
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+
+
+def _operation(
+    path: str, op: Operation, ref_of: dict[type[BaseModel], dict[str, Any]]
+) -> dict[str, Any]:
+    content = "application/json"
+    document: dict[str, Any] = {"summary": op.summary, "parameters": [], "responses": {}}
+    for name in re.findall(r"{([a-z_]+)}", path):
+        document["parameters"].append(
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        )
+    if op.query is not None:
+        for name, info in op.query.model_fields.items():
+            schema = op.query.model_json_schema()["properties"][name]
+            parameter = {"name": name, "in": "query", "required": False, "schema": schema}
+            if info.description:
+                parameter["description"] = info.description
+            document["parameters"].append(parameter)
+    for name, description in op.headers.items():
+        document["parameters"].append(
+            {
+                "name": name,
+                "in": "header",
+                "required": False,
+                "description": description,
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        )
+    if op.body is not None:
+        document["requestBody"] = {
+            "required": True,
+            "content": {content: {"schema": ref_of[op.body]}},
+        }
+    success: dict[str, Any] = {"description": op.summary}
+    if op.response is not None:
+        success["content"] = {content: {"schema": ref_of[op.response]}}
+    document["responses"][str(op.status)] = success
+    errors = set(op.errors) | ({503} if not op.public else set())
+    if not op.public:
+        errors.add(401)
+    if op.body is not None:
+        errors.update({400, 413, 422})
+    if op.query is not None:
+        errors.add(422)
+    for status in sorted(errors):
+        document["responses"][str(status)] = {
+            "description": ERROR_TITLES[status],
+            "content": {"application/problem+json": {"schema": ref_of[Problem]}},
+        }
+    if op.public:
+        document["security"] = []
+    return document

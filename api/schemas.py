@@ -1,0 +1,330 @@
+"""Request and response models: they validate input and are the source of the OpenAPI document."""
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+
+from webhooks.matching import is_filter
+from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES
+from webhooks.signing import secret_key
+from webhooks.times import rfc3339
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "example": "2026-11-26T16:36:19.123Z"}
+    ),
+]
+Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,128}$")]
+EventType = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,128}$"),
+    Field(examples=["invoice.paid"]),
+]
+
+
+def _check_filter(value: str) -> str:
+    if not is_filter(value):
+        raise ValueError("an event type, or a prefix ending in '.*' (invoice.*)")
+    return value
+
+
+def _check_secret(value: str) -> str:
+    secret_key(value)  # raises ValueError with the reason
+    return value
+
+
+EventFilter = Annotated[str, AfterValidator(_check_filter)]
+Secret = Annotated[
+    str, AfterValidator(_check_secret), Field(examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
+]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+Metadata = Annotated[dict[str, str], Field(max_length=50)]
+DeliveryStatus = Literal["pending", "succeeded", "failed", "cancelled"]
+assert set(DeliveryStatus.__args__) == set(DELIVERY_STATUSES)  # type: ignore[attr-defined]
+
+
+class Input(BaseModel):
+    """A request body: unknown fields are an error, so that typos don't pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    """A response body, read from ORM rows."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+# Endpoints
+
+
+class EndpointCreate(Input):
+    """Subscribe a URL to event types."""
+
+    url: Url = Field(examples=["https://example.com/hook"])
+    event_types: list[EventFilter] = Field(
+        default_factory=list,
+        max_length=256,
+        description="Types to receive; empty means every type. `invoice.*` matches a prefix.",
+    )
+    tenant: Name | None = Field(None, description='Defaults to the key\'s tenant, else "default".')
+    description: str = Field("", max_length=1024)
+    secret: Secret | None = Field(
+        None, description="`whsec_` + base64 of 24-64 bytes; generated if absent."
+    )
+    rate_limit: int | None = Field(
+        None, ge=1, le=100_000, description="Most deliveries per second."
+    )
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class EndpointUpdate(Input):
+    """Change any creatable field, or enable/disable the endpoint."""
+
+    url: Url | None = None
+    event_types: list[EventFilter] | None = Field(None, max_length=256)
+    tenant: Name | None = None
+    description: str | None = Field(None, max_length=1024)
+    secret: Secret | None = None
+    rate_limit: int | None = Field(None, ge=1, le=100_000)
+    metadata: Metadata | None = None
+    enabled: bool | None = Field(
+        None, description="Enabling clears the reason and the failure streak."
+    )
+
+    @model_validator(mode="after")
+    def _no_null_except_rate_limit(self) -> "EndpointUpdate":
+        for name in self.model_fields_set - {"rate_limit"}:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null")
+        return self
+
+
+class EndpointOut(Output):
+    """An endpoint; its secret is never part of it."""
+
+    id: str
+    url: str
+    event_types: list[str]
+    tenant: str
+    description: str
+    enabled: bool
+    disabled_reason: str | None = Field(description='"gone" (410), "failing" (streak), "manual".')
+    rate_limit: int | None
+    metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EndpointCreated(EndpointOut):
+    """The endpoint just created, with its secret (shown here and at /secret only)."""
+
+    secret: str
+
+
+class SecretOut(BaseModel):
+    """An endpoint's signing secret."""
+
+    secret: str
+
+
+class RecoverIn(Input):
+    """Re-send what failed since a time (at most 14 days back)."""
+
+    since: AwareDatetime
+
+
+class RecoverOut(BaseModel):
+    """How many failed deliveries were made due again."""
+
+    requeued: int
+
+
+class StreakOut(BaseModel):
+    """Failed attempts since the last success, and when the streak began."""
+
+    failures: int
+    since: Timestamp | None
+
+
+class StatsOut(BaseModel):
+    """The last 24 hours of an endpoint."""
+
+    endpoint_id: str
+    since: Timestamp
+    deliveries: dict[str, int] = Field(description=f"By status: {', '.join(DELIVERY_STATUSES)}.")
+    attempts: dict[str, int] = Field(description=f"By outcome: {', '.join(ATTEMPT_OUTCOMES)}.")
+    failure_streak: StreakOut
+
+
+# Events
+
+
+class EventCreate(Input):
+    """An event to fan out to every subscribed endpoint of its tenant."""
+
+    type: EventType
+    data: dict[str, Any] = Field(description="Any JSON object.")
+    tenant: Name | None = None
+
+
+class DeliveryRef(Output):
+    """A delivery created for an event."""
+
+    id: str
+    endpoint_id: str
+
+
+class EventAccepted(Output):
+    """The stored event and the deliveries it fanned out to."""
+
+    id: str
+    type: str
+    tenant: str
+    created_at: Timestamp
+    deliveries: list[DeliveryRef]
+
+
+class EventSummary(Output):
+    """An event in a list (without its data)."""
+
+    id: str
+    type: str
+    tenant: str
+    created_at: Timestamp
+
+
+# Deliveries and attempts
+
+
+class DeliveryOut(Output):
+    """One event on its way to one endpoint."""
+
+    id: str
+    event_id: str
+    endpoint_id: str
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: Timestamp | None
+    last_status_code: int | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EventOut(EventSummary):
+    """An event with its data and the status of its deliveries."""
+
+    data: dict[str, Any]
+    deliveries: list[DeliveryOut]
+
+
+class AttemptOut(Output):
+    """One HTTP attempt, as the audit table recorded it."""
+
+    id: str
+    delivery_id: str
+    number: int
+    started_at: Timestamp
+    duration_ms: float | None
+    status_code: int | None
+    response_body: str | None = Field(description="The first 4096 bytes of the response.")
+    error: str | None = Field(
+        description="timeout, connection_error, tls_error, dns_error, invalid_response, "
+        "blocked_address, redirect_not_followed, worker_lost"
+    )
+    outcome: Literal["success", "failure"]
+
+
+class AttemptList(BaseModel):
+    """Every attempt of a delivery, oldest first."""
+
+    data: list[AttemptOut]
+
+
+# Lists and queries
+
+Item = TypeVar("Item", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[Item]):
+    """A page of a list, newest first."""
+
+    data: list[Item]
+    next_cursor: str | None
+
+
+class PageQuery(Input):
+    """Pagination."""
+
+    limit: int = Field(50, ge=1, le=250)
+    cursor: Annotated[str, StringConstraints(pattern=r"^[a-z]+_[0-9a-z]{26}$")] | None = None
+
+
+class EndpointQuery(PageQuery):
+    """Filters for the endpoint list."""
+
+    tenant: Name | None = None
+    enabled: bool | None = None
+
+
+class EventQuery(PageQuery):
+    """Filters for the event list."""
+
+    type: EventType | None = None
+    tenant: Name | None = None
+
+
+class DeliveryQuery(PageQuery):
+    """Filters for the delivery list."""
+
+    endpoint_id: str | None = None
+    event_id: str | None = None
+    status: DeliveryStatus | None = None
+
+
+# Operations and errors
+
+
+class Health(BaseModel):
+    """The process is up."""
+
+    status: Literal["ok"]
+
+
+class Readiness(BaseModel):
+    """Whether the database and the broker answer."""
+
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
+    broker: Literal["ok", "unavailable"]
+
+
+class ProblemItem(BaseModel):
+    """What is wrong with one field."""
+
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemItem] | None = None

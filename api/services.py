@@ -1,0 +1,30 @@
+"""What the request handlers share: settings, database, dispatcher, guard; built by the factory."""
+
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from webhooks.config import Settings
+from webhooks.guard import NetworkGuard
+from webhooks.queue import Dispatcher
+
+EXTENSION = "webhooks"
+
+
+@dataclass(frozen=True)
+class Services:
+    """The app's connections and configuration."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    dispatcher: Dispatcher
+    guard: NetworkGuard
+
+
+def services() -> Services:
+    """Return the services of the current app."""
+    found: Services = current_app.extensions[EXTENSION]
+    return found

@@ -1,0 +1,1 @@
+"""Alembic migrations, shipped as a package so that `webhooks migrate` finds them installed."""

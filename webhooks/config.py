@@ -1,0 +1,178 @@
+"""Settings, read once from the environment and passed to everything else."""
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from webhooks.errors import ConfigError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A bearer key, optionally bound to one tenant."""
+
+    key: str
+    tenant: str | None = None
+
+    def __repr__(self) -> str:
+        # Keys are secrets: never let one reach a log line through a repr.
+        return f"ApiKey(key='***', tenant={self.tenant!r})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with safe defaults."""
+
+    database_url: str = "sqlite:///webhooks.db"
+    redis_url: str = "redis://localhost:6379/0"
+    api_keys: tuple[ApiKey, ...] = field(default=(), repr=False)
+    max_payload_bytes: int = 262144
+    delivery_timeout_seconds: float = 15.0
+    retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    rotation_overlap_seconds: float = 86400.0
+    disable_after_seconds: float = 432000.0
+    disable_after_failures: int = 10
+    allow_networks: tuple[IPNetwork, ...] = ()
+    scheduler_interval_seconds: float = 5.0
+    max_countdown_seconds: float = 300.0
+    lease_seconds: float = 60.0
+    worker_concurrency: int = 50
+    log_level: str = "INFO"
+
+    @property
+    def visibility_timeout_seconds(self) -> float:
+        """How long Redis waits before re-delivering an unacknowledged task."""
+        # A countdown task sits reserved in a worker until it runs, then holds a lease:
+        # re-delivery must not start before both could have ended.
+        return self.max_countdown_seconds + 2 * self.lease_seconds + 60
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Read settings from the environment (the only place that reads it)."""
+        env = os.environ if environ is None else environ
+        reader = _Reader(env)
+        defaults = cls()
+        settings = cls(
+            database_url=normalize_database_url(env.get("DATABASE_URL") or defaults.database_url),
+            redis_url=env.get("REDIS_URL") or defaults.redis_url,
+            api_keys=parse_api_keys(env.get("WEBHOOKS_API_KEYS", "")),
+            max_payload_bytes=reader.integer("MAX_PAYLOAD_BYTES", defaults.max_payload_bytes),
+            delivery_timeout_seconds=reader.seconds(
+                "DELIVERY_TIMEOUT_SECONDS", defaults.delivery_timeout_seconds
+            ),
+            retry_schedule=reader.schedule("RETRY_SCHEDULE", defaults.retry_schedule),
+            rotation_overlap_seconds=reader.seconds(
+                "ROTATION_OVERLAP_SECONDS", defaults.rotation_overlap_seconds
+            ),
+            disable_after_seconds=reader.seconds(
+                "DISABLE_AFTER_SECONDS", defaults.disable_after_seconds
+            ),
+            disable_after_failures=reader.integer(
+                "DISABLE_AFTER_FAILURES", defaults.disable_after_failures
+            ),
+            allow_networks=reader.networks("ALLOW_NETWORKS"),
+            scheduler_interval_seconds=reader.seconds(
+                "SCHEDULER_INTERVAL_SECONDS", defaults.scheduler_interval_seconds
+            ),
+            max_countdown_seconds=reader.seconds(
+                "MAX_COUNTDOWN_SECONDS", defaults.max_countdown_seconds
+            ),
+            lease_seconds=reader.seconds("LEASE_SECONDS", defaults.lease_seconds),
+            worker_concurrency=reader.integer("WORKER_CONCURRENCY", defaults.worker_concurrency),
+            log_level=env.get("WEBHOOKS_LOG_LEVEL", defaults.log_level).upper(),
+        )
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Refuse combinations that would break delivery guarantees."""
+        if self.lease_seconds <= self.delivery_timeout_seconds:
+            # A live attempt must never look abandoned to the scheduler.
+            raise ConfigError(
+                "WEBHOOKS_LEASE_SECONDS must be longer than WEBHOOKS_DELIVERY_TIMEOUT_SECONDS"
+            )
+
+
+class _Reader:
+    """Parse WEBHOOKS_* variables, naming the variable in every error."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def _raw(self, name: str) -> str | None:
+        value = self.env.get(f"WEBHOOKS_{name}")
+        return value.strip() if value and value.strip() else None
+
+    def integer(self, name: str, default: int) -> int:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"WEBHOOKS_{name} must be a whole number, got {raw!r}") from None
+        if value < 1:
+            raise ConfigError(f"WEBHOOKS_{name} must be at least 1, got {value}")
+        return value
+
+    def seconds(self, name: str, default: float) -> float:
+        raw = self._raw(name)
+        return default if raw is None else _positive_seconds(f"WEBHOOKS_{name}", raw)
+
+    def schedule(self, name: str, default: tuple[float, ...]) -> tuple[float, ...]:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        return tuple(
+            _positive_seconds(f"WEBHOOKS_{name}", part) for part in raw.split(",") if part.strip()
+        )
+
+    def networks(self, name: str) -> tuple[IPNetwork, ...]:
+        raw = self._raw(name)
+        if raw is None:
+            return ()
+        try:
+            return tuple(
+                ipaddress.ip_network(part.strip(), strict=False)
+                for part in raw.split(",")
+                if part.strip()
+            )
+        except ValueError as exc:
+            raise ConfigError(f"WEBHOOKS_{name}: {exc}") from None
+
+
+def _positive_seconds(variable: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{variable} must be a number of seconds, got {raw.strip()!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{variable} must be a positive number of seconds, got {raw.strip()!r}")
+    return value
+
+
+def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
+    """Parse `key,key:tenant,...` without ever echoing a key back."""
+    keys = []
+    for number, part in enumerate(raw.split(","), start=1):
+        part = part.strip()
+        if not part:
+            continue
+        key, _, tenant = part.partition(":")
+        if not key or (tenant == "" and part.endswith(":")):
+            raise ConfigError(f"WEBHOOKS_API_KEYS: entry {number} is not 'key' or 'key:tenant'")
+        keys.append(ApiKey(key=key, tenant=tenant or None))
+    return tuple(keys)
+
+
+def normalize_database_url(url: str) -> str:
+    """Pick the driver: psycopg 3 for PostgreSQL whatever scheme the platform wrote."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,173 @@
+"""Endpoints: create, change, disable, delete, rotate, with the rules each change carries."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from webhooks import policy
+from webhooks.errors import BlockedAddress, InvalidInput, NotFound
+from webhooks.guard import NetworkGuard
+from webhooks.ids import new_id
+from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES, Attempt, Delivery, Endpoint
+from webhooks.signing import generate_secret
+
+MANUAL = "manual"
+MAX_URL_LENGTH = 2048
+
+
+@dataclass
+class EndpointFields:
+    """What a caller may set on an endpoint; None means "not given"."""
+
+    url: str | None = None
+    event_types: list[str] | None = None
+    tenant: str | None = None
+    description: str | None = None
+    secret: str | None = None
+    rate_limit: int | None = None
+    metadata: dict[str, Any] | None = None
+    enabled: bool | None = None
+    given: set[str] = field(default_factory=set)  # fields present in the request, even as null
+
+
+def check_url(url: str, guard: NetworkGuard) -> None:
+    """Refuse a URL that is not http(s), too long, or literally a blocked address."""
+    if len(url) > MAX_URL_LENGTH:
+        raise InvalidInput.field(("url",), f"at most {MAX_URL_LENGTH} characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        raise InvalidInput.field(("url",), f"not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidInput.field(("url",), "must be an http or https URL with a host")
+    try:
+        guard.check_host(parts.hostname)
+    except BlockedAddress as exc:
+        raise InvalidInput.field(("url",), exc.detail) from None
+
+
+def scoped(query: Select[Any], model: type[Endpoint] | type[Delivery], tenant: str | None) -> Any:
+    """Restrict a query to a tenant when the caller's key is bound to one."""
+    return query if tenant is None else query.where(model.tenant == tenant)
+
+
+def get_endpoint(session: Session, endpoint_id: str, tenant: str | None) -> Endpoint:
+    """Return a live endpoint the caller may see, or raise NotFound."""
+    endpoint: Endpoint | None = session.scalars(
+        scoped(select(Endpoint), Endpoint, tenant).where(
+            Endpoint.id == endpoint_id, Endpoint.deleted_at.is_(None)
+        )
+    ).one_or_none()
+    if endpoint is None:
+        raise NotFound(f"no endpoint {endpoint_id}")
+    return endpoint
+
+
+def create_endpoint(
+    session: Session, guard: NetworkGuard, fields: EndpointFields, now: datetime
+) -> Endpoint:
+    """Store a new endpoint; its secret is generated when none is given."""
+    assert fields.url is not None
+    check_url(fields.url, guard)
+    endpoint = Endpoint(
+        id=new_id("ep"),
+        tenant=fields.tenant or "default",
+        url=fields.url,
+        description=fields.description or "",
+        event_types=fields.event_types or [],
+        secret=fields.secret or generate_secret(),
+        enabled=True if fields.enabled is None else fields.enabled,
+        disabled_reason=None if fields.enabled is not False else MANUAL,
+        rate_limit=fields.rate_limit,
+        metadata_=fields.metadata or {},
+        failure_count=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def update_endpoint(
+    session: Session, guard: NetworkGuard, endpoint: Endpoint, fields: EndpointFields, now: datetime
+) -> Endpoint:
+    """Apply the given fields; enabling clears the disabled reason and the failure streak."""
+    if fields.url is not None:
+        check_url(fields.url, guard)
+        endpoint.url = fields.url
+    for name in ("event_types", "tenant", "description", "secret"):
+        value = getattr(fields, name)
+        if value is not None:
+            setattr(endpoint, name, value)
+    if "rate_limit" in fields.given:
+        endpoint.rate_limit = fields.rate_limit
+    if fields.metadata is not None:
+        endpoint.metadata_ = fields.metadata
+    if fields.enabled is True and not endpoint.enabled:
+        endpoint.enabled = True
+        endpoint.disabled_reason = None
+        endpoint.failure_count = 0
+        endpoint.failing_since = None
+    elif fields.enabled is False and endpoint.enabled:
+        session.flush()
+        policy.disable(session.connection(), endpoint.id, MANUAL, now)
+        session.refresh(endpoint)
+    endpoint.updated_at = now
+    session.flush()
+    return endpoint
+
+
+def delete_endpoint(session: Session, endpoint: Endpoint, now: datetime) -> None:
+    """Delete an endpoint: it vanishes from the API, its pending deliveries are cancelled."""
+    endpoint.deleted_at = now
+    endpoint.enabled = False
+    endpoint.updated_at = now
+    session.flush()
+    policy.cancel_pending(session.connection(), endpoint.id, now)
+
+
+def rotate_secret(session: Session, endpoint: Endpoint, now: datetime, overlap: float) -> str:
+    """Replace the secret; the old one keeps signing beside it for `overlap` seconds."""
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = now + timedelta(seconds=overlap)
+    endpoint.secret = generate_secret()
+    endpoint.updated_at = now
+    session.flush()
+    return endpoint.secret
+
+
+def endpoint_stats(session: Session, endpoint: Endpoint, now: datetime) -> dict[str, Any]:
+    """Count the last day's deliveries by status and attempts by outcome, and the streak."""
+    since = now - timedelta(hours=24)
+    by_status = dict.fromkeys(DELIVERY_STATUSES, 0)
+    by_status.update(
+        session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.endpoint_id == endpoint.id, Delivery.created_at >= since)
+            .group_by(Delivery.status)
+        ).tuples()
+    )
+    by_outcome = dict.fromkeys(ATTEMPT_OUTCOMES, 0)
+    by_outcome.update(
+        session.execute(
+            select(Attempt.outcome, func.count())
+            .where(Attempt.endpoint_id == endpoint.id, Attempt.started_at >= since)
+            .group_by(Attempt.outcome)
+        ).tuples()
+    )
+    return {
+        "endpoint_id": endpoint.id,
+        "since": since,
+        "deliveries": by_status,
+        "attempts": by_outcome,
+        "failure_streak": {
+            "failures": endpoint.failure_count,
+            "since": endpoint.failing_since,
+        },
+    }

@@ -1,0 +1,179 @@
+"""The tables: endpoints, events, deliveries and the attempts audit trail."""
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+PENDING, SUCCEEDED, FAILED, CANCELLED = "pending", "succeeded", "failed", "cancelled"
+DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED, CANCELLED)
+ATTEMPT_OUTCOMES = ("success", "failure")
+RESPONSE_BODY_LIMIT = 4096
+
+JsonValue = JSON().with_variant(JSONB(), "postgresql")
+# Constraint names are fixed so that migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with stable constraint names."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Endpoint(Base):
+    """A subscriber: a URL, the event types it wants, the secret that signs its webhooks."""
+
+    __tablename__ = "endpoints"
+    __table_args__ = (Index("ix_endpoints_tenant_enabled", "tenant", "enabled", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    url: Mapped[str] = mapped_column(String(2048))
+    description: Mapped[str] = mapped_column(Text, default="")
+    event_types: Mapped[list[str]] = mapped_column(JsonValue, default=list)
+    secret: Mapped[str] = mapped_column(String(128))
+    # During a rotation the old secret signs beside the new one until it expires.
+    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(32))
+    rate_limit: Mapped[int | None] = mapped_column(Integer)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonValue, default=dict)
+    # The failure streak: failed attempts since the last success, and when it began.
+    failure_count: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Deleted endpoints stay as rows so that the audit trail keeps its references.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """One event as received; `payload` holds the exact bytes every attempt signs and sends."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("tenant", "idempotency_key", name="uq_events_tenant_idempotency_key"),
+        Index("ix_events_tenant_id", "tenant", "id"),
+        Index("ix_events_type_id", "type", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    type: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    # sha256 of the canonical request, to tell a replay from a conflicting reuse of a key.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Delivery(Base):
+    """One event on its way to one endpoint; the unit the worker claims."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "endpoint_id", name="uq_deliveries_event_endpoint"),
+        Index("ix_deliveries_endpoint_id", "endpoint_id", "id"),
+        Index("ix_deliveries_status_id", "status", "id"),
+        Index("ix_deliveries_tenant_id", "tenant", "id"),
+        Index("ix_deliveries_endpoint_created", "endpoint_id", "created_at"),
+        # The scheduler's scan: only pending rows, by due time.
+        Index(
+            "ix_deliveries_pending_due",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.id"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id"))
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    # attempt_count when the current run of the schedule began (a manual retry starts a run).
+    run_start: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    # The claim: who holds the delivery and until when (SQL is the source of truth).
+    lease_token: Mapped[str | None] = mapped_column(String(40))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the task last put on the queue is expected to run; the scheduler's requeue mark.
+    queued_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Attempt(Base):
+    """The audit trail: one row per HTTP attempt, never updated by the API."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "number", name="uq_attempts_delivery_number"),
+        Index("ix_attempts_endpoint_started", "endpoint_id", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id"))
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("endpoints.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[float | None] = mapped_column(Float)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+
+
+# Core table handles for the hot paths, which skip the ORM's unit of work.
+endpoints_table = cast(Table, Endpoint.__table__)
+events_table = cast(Table, Event.__table__)
+deliveries_table = cast(Table, Delivery.__table__)
+attempts_table = cast(Table, Attempt.__table__)

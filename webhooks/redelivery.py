@@ -1,0 +1,74 @@
+"""Sending again on an operator's word: one delivery now, or an endpoint's failures since a time."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from webhooks.errors import Conflict, InvalidInput
+from webhooks.models import FAILED, PENDING, Delivery, Endpoint
+
+RECOVER_WINDOW = timedelta(days=14)
+RECOVER_BATCH = 500
+
+
+def retry_delivery(session: Session, delivery: Delivery, now: datetime) -> None:
+    """Make a delivery due now; a finished one starts a fresh run of the retry schedule."""
+    endpoint = session.get(Endpoint, delivery.endpoint_id)
+    if endpoint is None or endpoint.deleted_at is not None:
+        raise Conflict("the endpoint of this delivery was deleted")
+    if not endpoint.enabled:
+        raise Conflict("the endpoint of this delivery is disabled; enable it first")
+    if delivery.lease_expires_at is not None:
+        raise Conflict("an attempt of this delivery is in flight; retry when it has ended")
+    if delivery.status != PENDING:
+        # Attempt numbers continue; the schedule counts again from here.
+        delivery.run_start = delivery.attempt_count
+    delivery.status = PENDING
+    delivery.next_attempt_at = now
+    delivery.queued_until = now
+    delivery.updated_at = now
+    session.flush()
+
+
+def recover_endpoint(
+    session: Session, endpoint: Endpoint, since: datetime, now: datetime, interval: float
+) -> int:
+    """Make every delivery that ended failed since `since` due again; return how many.
+
+    They are spread over scheduler passes, a batch per pass, so a large recovery
+    does not flood the queue or the receiver that has just come back.
+    """
+    if since < now - RECOVER_WINDOW:
+        raise InvalidInput.field(("since",), "at most 14 days back")
+    if since > now:
+        raise InvalidInput.field(("since",), "must not be in the future")
+    if not endpoint.enabled:
+        raise Conflict("the endpoint is disabled; enable it first")
+    failed_ids = list(
+        session.scalars(
+            select(Delivery.id)
+            .where(
+                Delivery.endpoint_id == endpoint.id,
+                Delivery.status == FAILED,
+                Delivery.updated_at >= since,
+            )
+            .order_by(Delivery.id)
+        )
+    )
+    for start in range(0, len(failed_ids), RECOVER_BATCH):
+        batch = failed_ids[start : start + RECOVER_BATCH]
+        due = now + timedelta(seconds=interval * (start // RECOVER_BATCH))
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(batch), Delivery.status == FAILED)
+            .values(
+                status=PENDING,
+                run_start=Delivery.attempt_count,
+                next_attempt_at=due,
+                queued_until=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return len(failed_ids)

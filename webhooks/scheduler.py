@@ -1,0 +1,146 @@
+"""The scheduler: SQL says what is due and unheld, and this puts it back on the queue."""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, insert, or_, select, update
+
+from webhooks.config import Settings
+from webhooks.delivery import WORKER_LOST
+from webhooks.ids import new_id
+from webhooks.models import FAILED, PENDING
+from webhooks.models import attempts_table as attempts
+from webhooks.models import deliveries_table as deliveries
+from webhooks.queue import Dispatcher, dispatch
+from webhooks.times import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """What one pass of the scheduler did."""
+
+    reaped: int = 0
+    queued: int = 0
+    unqueued: int = 0
+
+
+class Scheduler:
+    """Find deliveries nobody holds and queue them: lost messages, parked retries, dead workers."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        dispatcher: Dispatcher,
+        *,
+        batch_size: int = 500,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.dispatcher = dispatcher
+        self.batch_size = batch_size
+        self.clock = clock
+
+    def tick(self) -> Tick:
+        """Run one pass, in batches, for at most one scheduler interval."""
+        stop = time.monotonic() + self.settings.scheduler_interval_seconds
+        reaped = queued = unqueued = 0
+        while True:
+            batch_reaped = self.reap_expired_leases()
+            batch_queued, batch_unqueued = self.queue_due()
+            reaped, queued, unqueued = (
+                reaped + batch_reaped,
+                queued + batch_queued,
+                unqueued + batch_unqueued,
+            )
+            full = max(batch_reaped, batch_queued + batch_unqueued) >= self.batch_size
+            if batch_unqueued or not full or time.monotonic() >= stop:
+                break
+        if reaped or queued or unqueued:
+            log.info("scheduler: reaped %d, queued %d, broker refused %d", reaped, queued, unqueued)
+        return Tick(reaped, queued, unqueued)
+
+    def reap_expired_leases(self) -> int:
+        """Record attempts whose worker died mid-flight, and make their deliveries due now."""
+        now = self.clock()
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        steps = len(self.settings.retry_schedule)
+        with self.engine.begin() as conn:
+            lost = conn.execute(
+                select(
+                    deliveries.c.id,
+                    deliveries.c.endpoint_id,
+                    deliveries.c.attempt_count,
+                    deliveries.c.run_start,
+                    deliveries.c.lease_expires_at,
+                )
+                .where(deliveries.c.status == PENDING, deliveries.c.lease_expires_at < now)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in lost:
+                conn.execute(
+                    insert(attempts).values(
+                        id=new_id("att"),
+                        delivery_id=row.id,
+                        endpoint_id=row.endpoint_id,
+                        number=row.attempt_count,
+                        started_at=row.lease_expires_at - lease,
+                        duration_ms=None,
+                        error=WORKER_LOST,
+                        outcome="failure",
+                    )
+                )
+                # The request may or may not have gone out; send again at once, but count
+                # the attempt so a delivery that kills its worker every time still ends.
+                exhausted = row.attempt_count - row.run_start > steps
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id == row.id)
+                    .values(
+                        status=FAILED if exhausted else PENDING,
+                        next_attempt_at=None if exhausted else now,
+                        lease_token=None,
+                        lease_expires_at=None,
+                        queued_until=None,
+                        updated_at=now,
+                    )
+                )
+        if lost:
+            log.warning("scheduler: %d attempts outlived their lease (worker lost)", len(lost))
+        return len(lost)
+
+    def queue_due(self) -> tuple[int, int]:
+        """Queue pending deliveries that are due and that no queued task will pick up."""
+        now = self.clock()
+        # A task queued longer ago than a lease and still not run is presumed lost.
+        stale = now - timedelta(seconds=self.settings.lease_seconds)
+        with self.engine.begin() as conn:
+            due = list(
+                conn.execute(
+                    select(deliveries.c.id)
+                    .where(
+                        deliveries.c.status == PENDING,
+                        deliveries.c.next_attempt_at <= now,
+                        deliveries.c.lease_expires_at.is_(None),
+                        or_(
+                            deliveries.c.queued_until.is_(None), deliveries.c.queued_until <= stale
+                        ),
+                    )
+                    .order_by(deliveries.c.next_attempt_at)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                ).scalars()
+            )
+            if due:
+                conn.execute(
+                    update(deliveries).where(deliveries.c.id.in_(due)).values(queued_until=now)
+                )
+        unsent = dispatch(self.engine, self.dispatcher, due)
+        return len(due) - len(unsent), len(unsent)

@@ -1,0 +1,117 @@
+"""Build a configured Celery app from Settings; every choice here serves at-least-once delivery."""
+
+import logging
+import threading
+from functools import cached_property
+from typing import Any
+
+from celery import Celery
+from kombu import Queue  # type: ignore[attr-defined]
+
+from webhooks import USER_AGENT
+from webhooks.config import Settings
+from webhooks.db import make_engine
+from webhooks.delivery import Deliverer
+from webhooks.guard import NetworkGuard
+from webhooks.scheduler import Scheduler
+from webhooks.sender import Sender
+
+DELIVER = "webhooks.deliver"
+SCHEDULE = "webhooks.schedule"
+DELIVERY_QUEUE = "webhooks"
+SCHEDULER_QUEUE = "webhooks.schedule"
+
+
+class WebhookCelery(Celery):  # type: ignore[misc]
+    """A Celery app that carries its Settings and builds the delivery machinery on first use."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__("webhooks", **kwargs)
+        self.settings = settings
+        self._runtime_lock = threading.Lock()
+
+    @cached_property
+    def runtime(self) -> "Runtime":
+        """The engine, sender, deliverer and scheduler, built once per worker process."""
+        with self._runtime_lock:
+            return Runtime(self)
+
+
+class Runtime:
+    """What a worker process needs to run tasks, built from Settings."""
+
+    def __init__(self, app: WebhookCelery) -> None:
+        from worker.dispatch import CeleryDispatcher
+
+        settings = app.settings
+        # Threads hold a connection only while claiming or recording, not while sending.
+        self.engine = make_engine(
+            settings.database_url, pool_size=min(settings.worker_concurrency, 20)
+        )
+        guard = NetworkGuard(settings.allow_networks)
+        sender = Sender(guard, settings.delivery_timeout_seconds, USER_AGENT)
+        self.deliverer = Deliverer(settings, self.engine, sender)
+        self.scheduler = Scheduler(settings, self.engine, CeleryDispatcher(app))
+
+
+def make_celery(settings: Settings) -> WebhookCelery:
+    """Return a Celery app for `settings`, with the delivery and scheduler tasks registered."""
+    app = WebhookCelery(settings, broker=settings.redis_url, set_as_current=False)
+    interval = settings.scheduler_interval_seconds
+    app.conf.update(
+        # Acknowledge after the task ran, and hand the message back if the worker dies:
+        # the SQL claim makes a second run harmless, a lost message would not be.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # Reserve one message per thread, so a dying worker takes few with it.
+        worker_prefetch_multiplier=1,
+        worker_pool="threads",  # delivery is I/O-bound: threads, not a process per request
+        worker_concurrency=settings.worker_concurrency,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        # No result backend: the audit table is the result.
+        task_ignore_result=True,
+        task_store_errors_even_if_ignored=False,
+        worker_send_task_events=True,  # for Flower
+        task_send_sent_event=True,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+        broker_transport_options={
+            # Redis re-delivers an unacknowledged message after this long; it must outlast
+            # the longest countdown plus a lease, or waiting retries would run twice.
+            "visibility_timeout": settings.visibility_timeout_seconds,
+            "max_connections": settings.worker_concurrency * 2 + 10,
+            "socket_timeout": 10,
+            "socket_connect_timeout": 5,
+            "health_check_interval": 30,
+        },
+        # The API must answer quickly while the broker is down; the scheduler covers it.
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.25,
+            "interval_max": 0.5,
+        },
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=DELIVERY_QUEUE,
+        # Two queues: scheduler passes never wait behind a backlog of deliveries.
+        task_queues=(Queue(DELIVERY_QUEUE), Queue(SCHEDULER_QUEUE)),
+        task_routes={SCHEDULE: {"queue": SCHEDULER_QUEUE}},
+        beat_schedule={
+            "scheduler": {
+                "task": SCHEDULE,
+                "schedule": interval,
+                # A pass that waited a whole interval is stale: the next one replaces it.
+                "options": {"expires": interval},
+            }
+        },
+        enable_utc=True,
+        timezone="UTC",
+        worker_hijack_root_logger=True,
+        worker_redirect_stdouts=False,
+    )
+    logging.getLogger("webhooks").setLevel(settings.log_level)
+    from worker.tasks import register
+
+    register(app)
+    return app

@@ -1,0 +1,53 @@
+"""The two tasks: deliver one delivery, and run one scheduler pass. Thin wrappers over the core."""
+
+from typing import Any
+
+from celery import Task
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from worker.celery_config import DELIVER, SCHEDULE, WebhookCelery
+
+# How long to wait before trying again when the database did not answer the claim.
+DATABASE_RETRY_SECONDS = 2.0
+
+
+class RetryLater(Exception):
+    """Raised by a task to be run again after `countdown` seconds."""
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(f"retry in {countdown:.1f}s")
+        self.countdown = countdown
+
+
+class DeliveryTask(Task):  # type: ignore[misc]
+    """Celery's autoretry, with the countdown taken from the retry schedule in SQL."""
+
+    autoretry_for = (RetryLater,)
+    max_retries = None  # the schedule in SQL decides when a delivery has failed
+    acks_late = True
+    ignore_result = True
+
+    def retry(self, *args: Any, exc: BaseException | None = None, **kwargs: Any) -> Any:
+        if kwargs.get("countdown") is None and isinstance(exc, RetryLater):
+            kwargs["countdown"] = exc.countdown
+        return super().retry(*args, exc=exc, **kwargs)
+
+
+def register(app: WebhookCelery) -> None:
+    """Register the tasks on `app`."""
+
+    @app.task(bind=True, base=DeliveryTask, name=DELIVER)
+    def deliver(self: DeliveryTask, delivery_id: str) -> None:
+        """Make one attempt of a delivery; ask Celery to run it again if the schedule says so."""
+        try:
+            countdown = app.runtime.deliverer.deliver(delivery_id)
+        except (OperationalError, InterfaceError) as exc:
+            # The database is away: nothing was claimed or the record is safe in the lease.
+            raise RetryLater(DATABASE_RETRY_SECONDS) from exc
+        if countdown is not None:
+            raise RetryLater(countdown)
+
+    @app.task(name=SCHEDULE, ignore_result=True, acks_late=False)
+    def schedule() -> None:
+        """Run one scheduler pass."""
+        app.runtime.scheduler.tick()
