@@ -7,6 +7,7 @@ from flask import Flask
 from api import deliveries, endpoints, events, ops
 from api.auth import install_auth
 from api.errors import register_error_handlers
+from api.http import IdConverter
 from api.services import EXTENSION, Services
 from webhooks.config import Settings
 from webhooks.db import make_engine, make_sessions
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     logging.getLogger("webhooks").setLevel(settings.log_level)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
+    app.url_map.converters["id"] = IdConverter
     engine = make_engine(settings.database_url)
     app.extensions[EXTENSION] = Services(
         settings=settings,

@@ -44,3 +44,11 @@ def tenant_for(requested: str | None) -> str:
     if bound is not None and requested not in (None, bound):
         raise InvalidInput.field(("tenant",), f"this API key may only use tenant {bound!r}")
     return requested or bound or "default"
+
+
+def tenant_filter(requested: str | None) -> str | None:
+    """The tenant a list is narrowed to: as asked (if the key may), else the key's own."""
+    bound = key_tenant()
+    if bound is not None and requested not in (None, bound):
+        raise InvalidInput.field(("query", "tenant"), f"this API key may only use tenant {bound!r}")
+    return requested or bound

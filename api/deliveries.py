@@ -41,7 +41,7 @@ def list_() -> Response:
     return respond(page)
 
 
-@bp.get("/<delivery_id>")
+@bp.get("/<id(dlv):delivery_id>")
 @documented("Get a delivery", DeliveryOut, errors=(404,))
 def get(delivery_id: str) -> Response:
     """Return one delivery."""
@@ -49,7 +49,7 @@ def get(delivery_id: str) -> Response:
         return respond(DeliveryOut.model_validate(_find(session, delivery_id)))
 
 
-@bp.get("/<delivery_id>/attempts")
+@bp.get("/<id(dlv):delivery_id>/attempts")
 @documented("List a delivery's attempts", AttemptList, errors=(404,))
 def attempts(delivery_id: str) -> Response:
     """Return every attempt of a delivery, oldest first."""
@@ -61,7 +61,7 @@ def attempts(delivery_id: str) -> Response:
         return respond(AttemptList(data=[AttemptOut.model_validate(row) for row in rows]))
 
 
-@bp.post("/<delivery_id>/retry")
+@bp.post("/<id(dlv):delivery_id>/retry")
 @documented("Send a delivery again now", DeliveryOut, status=202, errors=(404, 409))
 def retry(delivery_id: str) -> Response:
     """Send again now, whatever the status; attempt numbers continue."""

@@ -3,7 +3,7 @@
 from flask import Blueprint, Response
 from sqlalchemy import select
 
-from api.auth import key_tenant, tenant_for
+from api.auth import key_tenant, tenant_filter, tenant_for
 from api.http import json_body, paginate, query_args, respond
 from api.openapi import documented
 from api.schemas import (
@@ -47,11 +47,10 @@ def create() -> Response:
 def list_() -> Response:
     """List endpoints, newest first."""
     query = query_args(EndpointQuery)
-    statement = endpoints.scoped(
-        select(Endpoint).where(Endpoint.deleted_at.is_(None)), Endpoint, key_tenant()
-    )
-    if query.tenant is not None:
-        statement = statement.where(Endpoint.tenant == query.tenant)
+    statement = select(Endpoint).where(Endpoint.deleted_at.is_(None))
+    tenant = tenant_filter(query.tenant)
+    if tenant is not None:
+        statement = statement.where(Endpoint.tenant == tenant)
     if query.enabled is not None:
         statement = statement.where(Endpoint.enabled == query.enabled)
     with services().sessions() as session:
@@ -62,7 +61,7 @@ def list_() -> Response:
     return respond(page)
 
 
-@bp.get("/<endpoint_id>")
+@bp.get("/<id(ep):endpoint_id>")
 @documented("Get an endpoint", EndpointOut, errors=(404,))
 def get(endpoint_id: str) -> Response:
     """Return one endpoint."""
@@ -71,7 +70,7 @@ def get(endpoint_id: str) -> Response:
         return respond(EndpointOut.model_validate(endpoint))
 
 
-@bp.patch("/<endpoint_id>")
+@bp.patch("/<id(ep):endpoint_id>")
 @documented("Change an endpoint", EndpointOut, body=EndpointUpdate, errors=(404,))
 def update(endpoint_id: str) -> Response:
     """Change fields; `enabled: true` clears the disabled reason and the failure streak."""
@@ -87,7 +86,7 @@ def update(endpoint_id: str) -> Response:
     return respond(updated)
 
 
-@bp.delete("/<endpoint_id>")
+@bp.delete("/<id(ep):endpoint_id>")
 @documented("Delete an endpoint", None, status=204, errors=(404,))
 def delete(endpoint_id: str) -> Response:
     """Delete an endpoint; its pending deliveries are cancelled, its audit rows stay."""
@@ -97,7 +96,7 @@ def delete(endpoint_id: str) -> Response:
     return Response(status=204)
 
 
-@bp.get("/<endpoint_id>/secret")
+@bp.get("/<id(ep):endpoint_id>/secret")
 @documented("Get an endpoint's secret", SecretOut, errors=(404,))
 def secret(endpoint_id: str) -> Response:
     """Return the signing secret."""
@@ -106,7 +105,7 @@ def secret(endpoint_id: str) -> Response:
         return respond(SecretOut(secret=endpoint.secret))
 
 
-@bp.post("/<endpoint_id>/secret/rotate")
+@bp.post("/<id(ep):endpoint_id>/secret/rotate")
 @documented("Rotate an endpoint's secret", SecretOut, errors=(404,))
 def rotate(endpoint_id: str) -> Response:
     """Issue a new secret; the old one keeps signing beside it for the overlap period."""
@@ -119,7 +118,7 @@ def rotate(endpoint_id: str) -> Response:
     return respond(SecretOut(secret=new_secret))
 
 
-@bp.post("/<endpoint_id>/recover")
+@bp.post("/<id(ep):endpoint_id>/recover")
 @documented("Re-send failed deliveries", RecoverOut, status=202, body=RecoverIn, errors=(404, 409))
 def recover(endpoint_id: str) -> Response:
     """Send again every delivery to this endpoint that ended failed since `since`."""
@@ -133,7 +132,7 @@ def recover(endpoint_id: str) -> Response:
     return respond(RecoverOut(requeued=count), 202)
 
 
-@bp.get("/<endpoint_id>/stats")
+@bp.get("/<id(ep):endpoint_id>/stats")
 @documented("An endpoint's last 24 hours", StatsOut, errors=(404,))
 def stats(endpoint_id: str) -> Response:
     """Count deliveries by status and attempts by outcome; show the failure streak."""

@@ -46,10 +46,15 @@ STATUS_OF.update({BadRequest: 400, Unauthorized: 401})
 
 
 def problem(
-    status: int, detail: str, title: str | None = None, errors: tuple[FieldError, ...] = ()
+    status: int,
+    detail: str,
+    title: str | None = None,
+    errors: tuple[FieldError, ...] = (),
+    **extensions: Any,
 ) -> Response:
-    """Build a problem+json response."""
+    """Build a problem+json response (`extensions` become extra members, as RFC 9457 allows)."""
     body: dict[str, Any] = {
+        **extensions,
         "type": "about:blank",
         "title": title or HTTPStatus(status).phrase,
         "status": status,

@@ -5,7 +5,7 @@ import json
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
-from api.auth import key_tenant, tenant_for
+from api.auth import key_tenant, tenant_filter, tenant_for
 from api.http import json_body, paginate, query_args, respond
 from api.openapi import documented
 from api.schemas import (
@@ -74,11 +74,9 @@ def list_() -> Response:
     """List events, newest first."""
     query = query_args(EventQuery)
     statement = select(Event)
-    bound = key_tenant()
-    if bound is not None:
-        statement = statement.where(Event.tenant == bound)
-    if query.tenant is not None:
-        statement = statement.where(Event.tenant == query.tenant)
+    tenant = tenant_filter(query.tenant)
+    if tenant is not None:
+        statement = statement.where(Event.tenant == tenant)
     if query.type is not None:
         statement = statement.where(Event.type == query.type)
     with services().sessions() as session:
@@ -89,7 +87,7 @@ def list_() -> Response:
     return respond(page)
 
 
-@bp.get("/<event_id>")
+@bp.get("/<id(evt):event_id>")
 @documented("Get an event", EventOut, errors=(404,))
 def get(event_id: str) -> Response:
     """Return an event with its data and the status of its deliveries."""

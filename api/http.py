@@ -1,6 +1,7 @@
 """Reading requests and writing responses through the schemas."""
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -8,15 +9,42 @@ from flask import Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from werkzeug.routing import BaseConverter, Map
 
 from api.errors import BadRequest, field_errors
 from webhooks.errors import InvalidInput
 
 Model = TypeVar("Model", bound=BaseModel)
+# Deeper documents are refused: nobody's webhook needs them, and serialising them again
+# (for the receiver, for GET /v1/events/{id}) would hit recursion limits.
+MAX_JSON_DEPTH = 64
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        # 1e400 parses as infinity, which would be re-sent to receivers as `Infinity`.
+        raise ValueError(f"the number {text[:32]} is too large")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How many arrays and objects deep `value` is (iteratively: no recursion limit)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in _children(item))
+    return deepest
+
+
+def _children(item: dict[str, Any] | list[Any]) -> list[Any]:
+    return list(item.values()) if isinstance(item, dict) else item
 
 
 def json_body(model: type[Model]) -> Model:
@@ -24,9 +52,21 @@ def json_body(model: type[Model]) -> Model:
     raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH raises 413 here
     try:
         # NaN and Infinity are not JSON, and no receiver could parse them.
-        data = json.loads(raw or b"null", parse_constant=_reject_constant)
+        data = json.loads(
+            raw or b"null", parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if _depth(data) > MAX_JSON_DEPTH + 1:
+        fields = data.items() if isinstance(data, dict) else ()
+        loc = next(((name,) for name, value in fields if _depth(value) > MAX_JSON_DEPTH), ())
+        raise InvalidInput.field(loc, f"nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        json.dumps(data, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # A lone surrogate escape (\ud800) parses, but is no character: it can be neither
+        # stored nor sent as UTF-8.
+        raise BadRequest("the body is not valid JSON: a string holds a lone surrogate") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -64,3 +104,20 @@ def paginate(
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].id
     return rows, None
+
+
+class IdConverter(BaseConverter):
+    """A path segment shaped like an id of one type (`<id(ep):endpoint_id>`); else a plain 404.
+
+    Checking the shape here keeps arbitrary bytes (a NUL, which PostgreSQL refuses in text)
+    away from the database.
+    """
+
+    def __init__(self, url_map: Map, prefix: str) -> None:
+        super().__init__(url_map)
+        self.regex = id_pattern(prefix)
+
+
+def id_pattern(prefix: str) -> str:
+    """The regular expression of an id with this prefix (a ULID in lowercase base32)."""
+    return rf"{prefix}_[0-9a-z]{{26}}"

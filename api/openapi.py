@@ -7,8 +7,9 @@ from typing import Any, TypeVar
 
 from flask import Flask
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from api.http import id_pattern
 from api.schemas import Problem
 from webhooks import __version__
 
@@ -37,6 +38,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     public: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str = "application/json"
 
 
 def documented(
@@ -58,18 +60,21 @@ def build_document(app: Flask) -> dict[str, Any]:
         operation = getattr(app.view_functions[rule.endpoint], "openapi", None)
         if operation is not None:
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-                operations.append((_path(rule.rule), method.lower(), operation))
-    models: set[type[BaseModel]] = {Problem}
+                operations.append((rule.rule, method.lower(), operation))
+    # Request bodies are documented as they validate, responses as they serialise.
+    modes: dict[type[BaseModel], JsonSchemaMode] = {Problem: "serialization"}
     for _, _, op in operations:
-        models.update(m for m in (op.response, op.body) if m is not None)
-    ordered = sorted(models, key=lambda m: m.__name__)
-    refs, schemas = models_json_schema(
-        [(model, "serialization") for model in ordered], ref_template=REF
-    )
-    ref_of = {model: refs[(model, "serialization")] for model in ordered}
+        if op.response is not None:
+            modes[op.response] = "serialization"
+        if op.body is not None:
+            modes[op.body] = "validation"
+    ordered = sorted(modes.items(), key=lambda item: item[0].__name__)
+    refs, schemas = models_json_schema(ordered, ref_template=REF)
+    ref_of = {model: refs[(model, mode)] for model, mode in ordered}
     paths: dict[str, dict[str, Any]] = {}
-    for path, method, op in sorted(operations, key=lambda item: item[:2]):
-        paths.setdefault(path, {})[method] = _operation(path, op, ref_of)
+    for route, method, op in sorted(operations, key=lambda item: item[:2]):
+        path, parameters = _path(route)
+        paths.setdefault(path, {})[method] = _operation(parameters, op, ref_of)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -88,19 +93,28 @@ def build_document(app: Flask) -> dict[str, Any]:
     }
 
 
-def _path(rule: str) -> str:
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
+def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    """Turn `/v1/endpoints/<id(ep):endpoint_id>` into an OpenAPI path and its parameters."""
+    parameters = []
+    for converter, prefix, name in re.findall(r"<(?:([a-z]+)(?:\(([a-z]+)\))?:)?([a-z_]+)>", rule):
+        schema: dict[str, Any] = {"type": "string"}
+        if converter == "id":
+            schema["pattern"] = f"^{id_pattern(prefix)}$"
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return re.sub(r"<(?:[^:>]+:)?([a-z_]+)>", r"{\1}", rule), parameters
 
 
 def _operation(
-    path: str, op: Operation, ref_of: dict[type[BaseModel], dict[str, Any]]
+    path_parameters: list[dict[str, Any]],
+    op: Operation,
+    ref_of: dict[type[BaseModel], dict[str, Any]],
 ) -> dict[str, Any]:
     content = "application/json"
-    document: dict[str, Any] = {"summary": op.summary, "parameters": [], "responses": {}}
-    for name in re.findall(r"{([a-z_]+)}", path):
-        document["parameters"].append(
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        )
+    document: dict[str, Any] = {
+        "summary": op.summary,
+        "parameters": list(path_parameters),
+        "responses": {},
+    }
     if op.query is not None:
         for name, info in op.query.model_fields.items():
             schema = op.query.model_json_schema()["properties"][name]
@@ -126,6 +140,8 @@ def _operation(
     success: dict[str, Any] = {"description": op.summary}
     if op.response is not None:
         success["content"] = {content: {"schema": ref_of[op.response]}}
+    elif op.media_type != content:
+        success["content"] = {op.media_type: {"schema": {"type": "string"}}}
     document["responses"][str(op.status)] = success
     errors = set(op.errors) | ({503} if not op.public else set())
     if not op.public:

@@ -6,11 +6,14 @@ from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from api import metrics
+from api.errors import problem
 from api.http import respond
 from api.openapi import build_document, documented
 from api.schemas import Health, Readiness
 from api.services import services
 from webhooks.errors import Unavailable
+from webhooks.times import utcnow
 
 bp = Blueprint("ops", __name__)
 Status = Literal["ok", "unavailable"]
@@ -39,11 +42,26 @@ def readyz() -> Response:
         app.dispatcher.ping()
     except Unavailable:
         broker = "unavailable"
-    ready = database == broker == "ok"
-    status: Status = "ok" if ready else "unavailable"
-    return respond(
-        Readiness(status=status, database=database, broker=broker), 200 if ready else 503
+    if database == broker == "ok":
+        return respond(Readiness(status="ok", database=database, broker=broker))
+    down = [name for name, state in (("database", database), ("broker", broker)) if state != "ok"]
+    # A problem document like every other error, with the state of each dependency.
+    return problem(
+        503,
+        f"not ready: the {' and the '.join(down)} did not answer",
+        "Service unavailable",
+        database=database,
+        broker=broker,
     )
+
+
+@bp.get("/metrics")
+@documented("Prometheus metrics", None, public=True, errors=(503,), media_type=metrics.CONTENT_TYPE)
+def prometheus() -> Response:
+    """Report the delivery backlog and the endpoints' state."""
+    with services().sessions() as session:
+        body = metrics.render(session, utcnow())
+    return Response(body, content_type=metrics.CONTENT_TYPE)
 
 
 @bp.get("/openapi.json")

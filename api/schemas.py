@@ -11,11 +11,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     WithJsonSchema,
-    model_validator,
+    field_validator,
 )
 
+from api.http import id_pattern
 from webhooks.matching import is_filter
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES
 from webhooks.signing import secret_key
@@ -47,12 +50,22 @@ def _check_secret(value: str) -> str:
     return value
 
 
+def _check_text(value: str) -> str:
+    # PostgreSQL refuses NUL in text columns; refuse it here, as the field's error.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_check_text)]
 EventFilter = Annotated[str, AfterValidator(_check_filter)]
 Secret = Annotated[
     str, AfterValidator(_check_secret), Field(examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
 ]
-Url = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-Metadata = Annotated[dict[str, str], Field(max_length=50)]
+Url = Annotated[Text, StringConstraints(min_length=1, max_length=2048)]
+Description = Annotated[Text, StringConstraints(max_length=1024)]
+Metadata = Annotated[dict[Text, Text], Field(max_length=50)]
+RateLimit = Annotated[StrictInt, Field(ge=1, le=100_000, description="Most deliveries per second.")]
 DeliveryStatus = Literal["pending", "succeeded", "failed", "cancelled"]
 assert set(DeliveryStatus.__args__) == set(DELIVERY_STATUSES)  # type: ignore[attr-defined]
 
@@ -82,36 +95,53 @@ class EndpointCreate(Input):
         description="Types to receive; empty means every type. `invoice.*` matches a prefix.",
     )
     tenant: Name | None = Field(None, description='Defaults to the key\'s tenant, else "default".')
-    description: str = Field("", max_length=1024)
+    description: Description = ""
     secret: Secret | None = Field(
         None, description="`whsec_` + base64 of 24-64 bytes; generated if absent."
     )
-    rate_limit: int | None = Field(
-        None, ge=1, le=100_000, description="Most deliveries per second."
-    )
+    rate_limit: RateLimit | None = Field(None, description="null (the default) means unlimited.")
     metadata: Metadata = Field(default_factory=dict)
 
 
+# In a PATCH, None means "not given": of the fields below only rate_limit may be sent as null.
+NOT_NULLABLE = ("url", "event_types", "tenant", "description", "secret", "metadata", "enabled")
+
+
+def _only_rate_limit_nullable(schema: dict[str, Any]) -> None:
+    # Document the fields that refuse null without it.
+    for name, field_schema in schema["properties"].items():
+        if name in NOT_NULLABLE and "anyOf" in field_schema:
+            (kept,) = [s for s in field_schema.pop("anyOf") if s != {"type": "null"}]
+            field_schema.pop("default", None)
+            field_schema.update(kept)
+
+
 class EndpointUpdate(Input):
-    """Change any creatable field, or enable/disable the endpoint."""
+    """Change any creatable field, or enable/disable the endpoint; absent fields stay as they are.
+
+    Only `rate_limit` may be null (unlimited); a null anywhere else is refused.
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_rate_limit_nullable)
 
     url: Url | None = None
-    event_types: list[EventFilter] | None = Field(None, max_length=256)
+    event_types: Annotated[list[EventFilter], Field(max_length=256)] | None = None
     tenant: Name | None = None
-    description: str | None = Field(None, max_length=1024)
+    description: Description | None = None
     secret: Secret | None = None
-    rate_limit: int | None = Field(None, ge=1, le=100_000)
+    rate_limit: RateLimit | None = Field(None, description="null means unlimited.")
     metadata: Metadata | None = None
-    enabled: bool | None = Field(
+    enabled: StrictBool | None = Field(
         None, description="Enabling clears the reason and the failure streak."
     )
 
-    @model_validator(mode="after")
-    def _no_null_except_rate_limit(self) -> "EndpointUpdate":
-        for name in self.model_fields_set - {"rate_limit"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{name} may not be null")
-        return self
+    @field_validator(*NOT_NULLABLE, mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Runs only for fields present in the body: an explicit null is that field's error.
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
 
 
 class EndpointOut(Output):
@@ -291,8 +321,8 @@ class EventQuery(PageQuery):
 class DeliveryQuery(PageQuery):
     """Filters for the delivery list."""
 
-    endpoint_id: str | None = None
-    event_id: str | None = None
+    endpoint_id: Annotated[str, StringConstraints(pattern=rf"^{id_pattern('ep')}$")] | None = None
+    event_id: Annotated[str, StringConstraints(pattern=rf"^{id_pattern('evt')}$")] | None = None
     status: DeliveryStatus | None = None
 
 

@@ -1,9 +1,11 @@
 """Settings, read once from the environment and passed to everything else."""
 
 import ipaddress
+import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from urllib.parse import urlsplit, urlunsplit
 
 from webhooks.errors import ConfigError
 
@@ -84,10 +86,17 @@ class Settings:
             ),
             lease_seconds=reader.seconds("LEASE_SECONDS", defaults.lease_seconds),
             worker_concurrency=reader.integer("WORKER_CONCURRENCY", defaults.worker_concurrency),
-            log_level=env.get("WEBHOOKS_LOG_LEVEL", defaults.log_level).upper(),
+            log_level=reader.log_level("LOG_LEVEL", defaults.log_level),
         )
         settings.check()
         return settings
+
+    def __repr__(self) -> str:
+        # Connection strings carry passwords: a logged Settings must not (keys are hidden too).
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
+        shown["database_url"] = _hide_password(self.database_url)
+        shown["redis_url"] = _hide_password(self.redis_url)
+        return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     def check(self) -> None:
         """Refuse combinations that would break delivery guarantees."""
@@ -128,9 +137,20 @@ class _Reader:
         raw = self._raw(name)
         if raw is None:
             return default
-        return tuple(
+        steps = tuple(
             _positive_seconds(f"WEBHOOKS_{name}", part) for part in raw.split(",") if part.strip()
         )
+        if not steps:
+            raise ConfigError(f"WEBHOOKS_{name} must list at least one number of seconds")
+        return steps
+
+    def log_level(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        level = default if raw is None else raw.upper()
+        # Checked here: logging would only refuse it later, deep inside start-up.
+        if level not in logging.getLevelNamesMapping():
+            raise ConfigError(f"WEBHOOKS_{name} must be a logging level name, got {raw!r}")
+        return level
 
     def networks(self, name: str) -> tuple[IPNetwork, ...]:
         raw = self._raw(name)
@@ -168,6 +188,16 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
             raise ConfigError(f"WEBHOOKS_API_KEYS: entry {number} is not 'key' or 'key:tenant'")
         keys.append(ApiKey(key=key, tenant=tenant or None))
     return tuple(keys)
+
+
+def _hide_password(url: str) -> str:
+    """Mask the password of a `scheme://user:password@host/...` URL."""
+    parts = urlsplit(url)
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    if ":" not in userinfo:
+        return url
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
 
 
 def normalize_database_url(url: str) -> str:

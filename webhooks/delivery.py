@@ -6,8 +6,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, case, insert, literal, null, select, update
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from webhooks import policy
@@ -20,6 +21,7 @@ from webhooks.models import (
     SUCCEEDED,
     Endpoint,
     Event,
+    UTCDateTime,
 )
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries
@@ -82,9 +84,13 @@ class Deliverer:
         if claim is None:
             return None
         started = self.clock()
-        headers = webhook_headers(
-            claim.secrets, claim.event_id, claim.payload, int(started.timestamp())
-        )
+        headers = {
+            # API.md promises it, and receivers' frameworks only parse JSON bodies that say so.
+            "content-type": "application/json",
+            **webhook_headers(
+                claim.secrets, claim.event_id, claim.payload, int(started.timestamp())
+            ),
+        }
         response = self.sender.send(claim.url, headers, claim.payload)
         return self.record(claim, started, response).countdown
 
@@ -126,7 +132,10 @@ class Deliverer:
                     Endpoint.deleted_at,
                     Endpoint.failure_count,
                     Event.payload,
-                ).where(Endpoint.id == held.endpoint_id, Event.id == held.event_id)
+                )
+                .select_from(Endpoint)
+                .join(Event, Event.id == held.event_id)
+                .where(Endpoint.id == held.endpoint_id)
             ).one()
             if not target.enabled or target.deleted_at is not None:
                 # Disabled or deleted since this was queued: nothing may go out.
@@ -196,15 +205,14 @@ class Deliverer:
                     deliveries.c.id == claim.delivery_id, deliveries.c.lease_token == claim.token
                 )
                 .values(
-                    status=result.status,
-                    next_attempt_at=result.next_attempt_at,
+                    **_new_state(result),
                     last_status_code=response.status_code,
                     lease_token=None,
                     lease_expires_at=None,
-                    queued_until=result.next_attempt_at if result.countdown is not None else None,
                     updated_at=now,
                 )
-            ).rowcount
+                .returning(deliveries.c.status)
+            ).one_or_none()
             if not kept:
                 # The scheduler judged this attempt lost and wrote a placeholder for it;
                 # the delivery has moved on, but the audit row can still tell the truth.
@@ -229,9 +237,10 @@ class Deliverer:
                     **attempt,
                 )
             )
-            if self._apply_policy(conn, claim, verdict, response, now):
-                # The endpoint was just disabled and its pending deliveries cancelled.
-                return Result(CANCELLED if result.status == PENDING else result.status, None, None)
+            disabled = self._apply_policy(conn, claim, verdict, response, now)
+        if kept.status == CANCELLED or (disabled and result.status == PENDING):
+            # Cancelled while in flight, or the endpoint was just disabled: no retry.
+            return Result(CANCELLED, None, None)
         return result
 
     def _next_step(
@@ -268,6 +277,24 @@ class Deliverer:
             disable_after=timedelta(seconds=self.settings.disable_after_seconds),
             disable_after_failures=self.settings.disable_after_failures,
         )
+
+
+def _new_state(result: Result) -> dict[str, Any]:
+    """The delivery's columns after an attempt, as SQL expressions."""
+    if result.status != PENDING:
+        return {"status": result.status, "next_attempt_at": None, "queued_until": None}
+    # A retry never revives a delivery cancelled while its attempt was in flight (its
+    # endpoint deleted or disabled meanwhile); a final outcome is recorded as it happened.
+    cancelled = deliveries.c.status == CANCELLED
+    due = literal(result.next_attempt_at, UTCDateTime())
+    return {
+        "status": case((cancelled, CANCELLED), else_=PENDING),
+        "next_attempt_at": case((cancelled, null()), else_=due),
+        # A countdown task is on its way; a parked retry waits for the scheduler.
+        "queued_until": case((cancelled, null()), else_=due)
+        if result.countdown is not None
+        else null(),
+    }
 
 
 def _is_operational(exc: DBAPIError) -> bool:

@@ -1,93 +1,95 @@
 """`webhooks dev`: the whole service on one machine, on SQLite and a Redis it starts if needed."""
 
+import contextlib
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from types import FrameType
 
 import click
 import redis
+from sqlalchemy import make_url
 
-from webhooks.config import Settings
+from webhooks.config import Settings, parse_api_keys
+from webhooks.errors import ConfigError
 from webhooks.migrate import upgrade
 
 STATE_DIR = Path(".webhooks-dev")
 DEV_NETWORKS = "127.0.0.0/8,::1/128"
+# How long each child may take to stop before it is killed, with everything it started.
+STOP_SECONDS = 15
+Child = tuple[str, subprocess.Popen[bytes]]
 
 
 def run(port: int, flower_port: int) -> int:
     """Start everything, print where to look, and stop it all on Ctrl-C."""
     STATE_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
-    api_key = env.get("WEBHOOKS_API_KEYS") or _dev_api_key()
-    env["WEBHOOKS_API_KEYS"] = api_key
+    if not env.get("WEBHOOKS_API_KEYS", "").strip():
+        env["WEBHOOKS_API_KEYS"] = _dev_api_key()
     # Local receivers are the point of a dev setup; production keeps private networks blocked.
     env.setdefault("WEBHOOKS_ALLOW_NETWORKS", DEV_NETWORKS)
     env.setdefault("WEBHOOKS_WORKER_CONCURRENCY", "16")
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
-    settings = Settings.from_env(env)
-    if not _redis_answers(settings.redis_url):
-        redis_port = _free_port()
-        children.append(("redis", _start_redis(redis_port)))
-        env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
-        _wait_for_redis(env["REDIS_URL"])
-    upgrade(settings.database_url)
-    python = sys.executable
-    commands = {
-        "api": [
-            python,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--access-logfile",
-            "-",
-            "api:create_app()",
-        ],
-        "worker": [python, "-m", "celery", "-A", "worker", "worker", "--loglevel", "INFO"],
-        "beat": [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "worker",
-            "beat",
-            "--loglevel",
-            "INFO",
-            "--schedule",
-            str(STATE_DIR / "celerybeat-schedule"),
-        ],
-        "flower": [
-            python,
-            "-m",
-            "celery",
-            "-A",
-            "worker",
-            "flower",
-            "--address=127.0.0.1",
-            f"--port={flower_port}",
-        ],
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        raise click.ClickException(exc.detail) from None
+    for name, wanted in (("API", port), ("Flower", flower_port)):
+        if not _port_free(wanted):
+            raise click.ClickException(
+                f"port {wanted} ({name}) is in use: stop what holds it, or choose another with "
+                "`webhooks dev --port N --flower-port M`"
+            )
+    children: list[Child] = []
+    status = 1
+    try:
+        if not _redis_answers(settings.redis_url):
+            redis_port = _free_port()
+            children.append(("redis", _start_redis(redis_port)))
+            env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+            _wait_for_redis(env["REDIS_URL"])
+        upgrade(settings.database_url)
+        for name, command in _commands(port, flower_port).items():
+            children.append((name, _start(command, env)))
+        _wait_for_api(port, children)
+        _banner(port, flower_port, env, settings.database_url)
+        status = _supervise(children)
+    except KeyboardInterrupt:
+        status = 130
+    finally:
+        _stop(children)
+    return status
+
+
+def _commands(port: int, flower_port: int) -> dict[str, list[str]]:
+    """The command line of each service, run with this interpreter."""
+    python = shlex.quote(sys.executable) + " -m "
+    celery = python + "celery -A worker "
+    return {
+        name: shlex.split(line)
+        for name, line in {
+            "api": python + f"gunicorn --bind 127.0.0.1:{port} --workers 2 --threads 4"
+            " --graceful-timeout 5 --access-logfile - 'api:create_app()'",
+            "worker": celery + "worker --loglevel INFO",
+            "beat": celery + f"beat --loglevel INFO --schedule {STATE_DIR}/celerybeat-schedule",
+            "flower": celery + f"flower --address=127.0.0.1 --port={flower_port}",
+        }.items()
     }
-    for name, command in commands.items():
-        children.append((name, subprocess.Popen(command, env=env)))
-    _banner(
-        port,
-        flower_port,
-        api_key,
-        settings.database_url,
-        env.get("REDIS_URL", settings.redis_url),
-    )
-    return _supervise(children)
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A session of its own: Ctrl-C reaches only this supervisor, which then stops each child
+    # with one SIGTERM, in order. (A second signal can deadlock a gunicorn gthread worker
+    # mid-shutdown, and Redis must outlive the worker that hands its messages back.)
+    return subprocess.Popen(command, env=env, start_new_session=True)
 
 
 def _dev_api_key() -> str:
@@ -97,6 +99,16 @@ def _dev_api_key() -> str:
         path.write_text(f"dev_{secrets.token_urlsafe(24)}\n")
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def _redis_answers(url: str) -> bool:
@@ -121,6 +133,7 @@ def _start_redis(port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -132,6 +145,19 @@ def _wait_for_redis(url: str) -> None:
         time.sleep(0.1)
 
 
+def _wait_for_api(port: int, children: list[Child]) -> None:
+    """Print the banner only once the API answers, so its curl lines work at once."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for _, child in children):
+            return  # the supervisor names it and stops the rest
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -139,7 +165,9 @@ def _free_port() -> int:
         return port
 
 
-def _banner(port: int, flower_port: int, api_key: str, database: str, redis_url: str) -> None:
+def _banner(port: int, flower_port: int, env: dict[str, str], database_url: str) -> None:
+    api_key = parse_api_keys(env["WEBHOOKS_API_KEYS"])[0].key
+    database = make_url(database_url).render_as_string(hide_password=True)
     click.echo(
         "\n".join(
             [
@@ -149,39 +177,50 @@ def _banner(port: int, flower_port: int, api_key: str, database: str, redis_url:
                 f"  API key    {api_key}",
                 f"  Flower     http://127.0.0.1:{flower_port}",
                 f"  database   {database}",
-                f"  redis      {redis_url}",
-                f"  receivers  {DEV_NETWORKS} allowed (dev only)",
+                f"  redis      {env.get('REDIS_URL', 'redis://localhost:6379/0')}",
+                f"  receivers  {env['WEBHOOKS_ALLOW_NETWORKS']} allowed (dev only)",
                 "",
             ]
         )
     )
 
 
-def _supervise(children: list[tuple[str, subprocess.Popen[bytes]]]) -> int:
+def _supervise(children: list[Child]) -> int:
+    """Wait for Ctrl-C (or SIGTERM, SIGHUP), or for a child to die; return the exit status."""
     stopping = False
 
-    def _stop(signum: int, _frame: FrameType | None) -> None:
+    def _stop_signal(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    status = 0
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_signal)
     while not stopping:
         for name, child in children:
             if child.poll() is not None:
                 click.echo(f"{name} exited with status {child.returncode}; stopping", err=True)
-                stopping, status = True, 1
-                break
+                return 1
         time.sleep(0.2)
-    for _, child in reversed(children):
-        if child.poll() is None:
-            child.terminate()
-    deadline = time.monotonic() + 15
-    for _, child in reversed(children):
-        try:
-            child.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-    click.echo("stopped")
-    return status
+    return 0
+
+
+def _stop(children: list[Child]) -> None:
+    """Stop the services, then the Redis they used; kill whatever outstays STOP_SECONDS."""
+    # Ignore further Ctrl-C: a second one must not leave half the children running.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    services = [child for name, child in children if name != "redis"]
+    brokers = [child for name, child in children if name == "redis"]
+    for group in (services, brokers):
+        for child in group:
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + STOP_SECONDS
+        for child in group:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            # Its process group: a gunicorn or celery child it left behind goes too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    if children:
+        click.echo("stopped")

@@ -38,6 +38,10 @@ def check_url(url: str, guard: NetworkGuard) -> None:
     """Refuse a URL that is not http(s), too long, or literally a blocked address."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput.field(("url",), f"at most {MAX_URL_LENGTH} characters")
+    if any(char.isspace() or not char.isprintable() for char in url):
+        # urlsplit drops tabs and newlines silently: the host it checks would not be the
+        # one stored. And PostgreSQL refuses NUL in text.
+        raise InvalidInput.field(("url",), "must not contain spaces or control characters")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a malformed port
@@ -145,22 +149,22 @@ def rotate_secret(session: Session, endpoint: Endpoint, now: datetime, overlap: 
 def endpoint_stats(session: Session, endpoint: Endpoint, now: datetime) -> dict[str, Any]:
     """Count the last day's deliveries by status and attempts by outcome, and the streak."""
     since = now - timedelta(hours=24)
+    # Rows are unpacked one by one: a Result has keys(), so dict.update() would take it
+    # for a mapping of column names.
     by_status = dict.fromkeys(DELIVERY_STATUSES, 0)
-    by_status.update(
-        session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.endpoint_id == endpoint.id, Delivery.created_at >= since)
-            .group_by(Delivery.status)
-        ).tuples()
-    )
+    for status, number in session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.endpoint_id == endpoint.id, Delivery.created_at >= since)
+        .group_by(Delivery.status)
+    ):
+        by_status[status] = number
     by_outcome = dict.fromkeys(ATTEMPT_OUTCOMES, 0)
-    by_outcome.update(
-        session.execute(
-            select(Attempt.outcome, func.count())
-            .where(Attempt.endpoint_id == endpoint.id, Attempt.started_at >= since)
-            .group_by(Attempt.outcome)
-        ).tuples()
-    )
+    for outcome, number in session.execute(
+        select(Attempt.outcome, func.count())
+        .where(Attempt.endpoint_id == endpoint.id, Attempt.started_at >= since)
+        .group_by(Attempt.outcome)
+    ):
+        by_outcome[outcome] = number
     return {
         "endpoint_id": endpoint.id,
         "since": since,

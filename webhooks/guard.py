@@ -14,11 +14,14 @@ METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")
 )
-# IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, IPv4-compatible).
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits: NAT64's well-known prefix,
+# IPv4-compatible, and SIIT's IPv4-translated. Not the local-use NAT64 prefix 64:ff9b:1::/48:
+# its operator picks a prefix length from /48 to /96, so the IPv4 address could sit elsewhere
+# (64:ff9b:1:7f00:0:100:: is 127.0.0.1 under a /48); it is judged as reserved instead.
 _IPV4_IN_LOW_BITS = (
     ipaddress.ip_network("64:ff9b::/96"),
-    ipaddress.ip_network("64:ff9b:1::/48"),
     ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
 )
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
 
@@ -41,7 +44,13 @@ class NetworkGuard:
         if embedded is not None:
             # ::ffff:10.0.0.1 and 64:ff9b::a00:1 reach 10.0.0.1: judge the address they carry.
             return self.is_allowed(embedded)
-        return ip.is_global and not ip.is_multicast and ip not in METADATA_ADDRESSES
+        # is_global alone lets reserved IPv6 (200::/7, ...) and deprecated site-local pass.
+        site_local = isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local
+        return (
+            ip.is_global
+            and not (ip.is_multicast or ip.is_reserved or site_local)
+            and ip not in METADATA_ADDRESSES
+        )
 
     def check_host(self, host: str) -> None:
         """Refuse a host that is, literally, a blocked address (no DNS lookup)."""
@@ -100,7 +109,8 @@ def describe(ip: IPAddress) -> str:
     """Name the kind of a blocked address for an error message."""
     if ip in METADATA_ADDRESSES:
         return "cloud metadata"
-    for kind in ("loopback", "link_local", "multicast", "private", "reserved", "unspecified"):
-        if getattr(ip, f"is_{kind}"):
+    kinds = ("loopback", "link_local", "site_local", "multicast", "private", "reserved")
+    for kind in (*kinds, "unspecified"):
+        if getattr(ip, f"is_{kind}", False):  # IPv4 has no site-local
             return kind.replace("_", "-")
     return "non-public"

@@ -7,8 +7,12 @@ _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
 def new_id(prefix: str) -> str:
-    """Return `prefix_` + a ULID: 48 bits of milliseconds then 80 random bits, base32."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    """Return `prefix_` + a ULID: 48 bits of milliseconds, then 80 bits, base32."""
+    micros = time.time_ns() // 1_000
+    millis, within = divmod(micros, 1_000)
+    # The first 10 of the 80 bits hold the microsecond within the millisecond, so that ids
+    # made in one millisecond still sort by creation; the other 70 are random.
+    value = millis << 80 | within << 70 | int.from_bytes(os.urandom(9), "big") >> 2
     chars = []
     for _ in range(26):
         value, digit = divmod(value, 32)

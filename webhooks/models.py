@@ -123,6 +123,13 @@ class Delivery(Base):
         Index("ix_deliveries_status_id", "status", "id"),
         Index("ix_deliveries_tenant_id", "tenant", "id"),
         Index("ix_deliveries_endpoint_created", "endpoint_id", "created_at"),
+        # The reaper's scan: only the few rows an attempt holds.
+        Index(
+            "ix_deliveries_leased",
+            "lease_expires_at",
+            postgresql_where=text("lease_expires_at IS NOT NULL"),
+            sqlite_where=text("lease_expires_at IS NOT NULL"),
+        ),
         # The scheduler's scan: only pending rows, by due time.
         Index(
             "ix_deliveries_pending_due",

@@ -5,11 +5,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
-from webhooks.signing import SignatureError, verify
+from webhooks.signing import SignatureError, secret_key, verify
 
 
 def serve(port: int, secret: str | None, status: int) -> None:
     """Serve on 127.0.0.1:`port` until interrupted."""
+    if secret is not None:
+        # A mistyped secret would otherwise fail on every request instead of once, here.
+        try:
+            secret_key(secret)
+        except ValueError as exc:
+            raise click.ClickException(f"--secret: {exc}") from None
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -34,7 +40,10 @@ def serve(port: int, secret: str | None, status: int) -> None:
         def log_message(self, format: str, *args: object) -> None:
             pass  # the lines above say more
 
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     click.echo(f"receiving webhooks at http://127.0.0.1:{port}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()

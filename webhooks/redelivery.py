@@ -19,7 +19,9 @@ def retry_delivery(session: Session, delivery: Delivery, now: datetime) -> None:
         raise Conflict("the endpoint of this delivery was deleted")
     if not endpoint.enabled:
         raise Conflict("the endpoint of this delivery is disabled; enable it first")
-    if delivery.lease_expires_at is not None:
+    # An expired lease is a dead worker's: the scheduler records that lost attempt, and
+    # the delivery goes out once it has.
+    if delivery.lease_expires_at is not None and delivery.lease_expires_at > now:
         raise Conflict("an attempt of this delivery is in flight; retry when it has ended")
     if delivery.status != PENDING:
         # Attempt numbers continue; the schedule counts again from here.

@@ -60,7 +60,9 @@ def parse_retry_after(status_code: int | None, value: str | None, now: datetime)
     if status_code not in (429, 503) or not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII digits only: str.isdigit() also passes "²", which float() then refuses, and
+    # the header is the receiver's to write (http.client decodes it as latin-1).
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         when = parsedate_to_datetime(value)

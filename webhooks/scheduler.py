@@ -79,8 +79,11 @@ class Scheduler:
                     deliveries.c.attempt_count,
                     deliveries.c.run_start,
                     deliveries.c.lease_expires_at,
+                    deliveries.c.status,
                 )
-                .where(deliveries.c.status == PENDING, deliveries.c.lease_expires_at < now)
+                # Any status: a delivery cancelled while its attempt was in flight keeps
+                # the lease until that attempt is recorded, or reaped here.
+                .where(deliveries.c.lease_expires_at < now)
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
@@ -100,12 +103,13 @@ class Scheduler:
                 # The request may or may not have gone out; send again at once, but count
                 # the attempt so a delivery that kills its worker every time still ends.
                 exhausted = row.attempt_count - row.run_start > steps
+                status = row.status if row.status != PENDING else FAILED if exhausted else PENDING
                 conn.execute(
                     update(deliveries)
                     .where(deliveries.c.id == row.id)
                     .values(
-                        status=FAILED if exhausted else PENDING,
-                        next_attempt_at=None if exhausted else now,
+                        status=status,
+                        next_attempt_at=now if status == PENDING else None,
                         lease_token=None,
                         lease_expires_at=None,
                         queued_until=None,

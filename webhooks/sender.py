@@ -1,5 +1,6 @@
 """One HTTP attempt: pinned to the checked address, no redirects, bounded in time and size."""
 
+import codecs
 import http.client
 import logging
 import ssl
@@ -19,7 +20,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from webhooks.errors import BlockedAddress
 from webhooks.guard import IPAddress, NetworkGuard, ResolutionError, literal_address
 from webhooks.models import RESPONSE_BODY_LIMIT
-from webhooks.watchdog import Watchdog
+from webhooks.watchdog import Deadline, Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +48,13 @@ class Response:
 class Sender:
     """POST signed webhooks; one requests.Session per thread (a Session isn't thread-safe)."""
 
-    def __init__(self, guard: NetworkGuard, timeout: float, user_agent: str) -> None:
+    def __init__(
+        self, guard: NetworkGuard, timeout: float, user_agent: str, verify: bool | str = True
+    ) -> None:
         self.guard = guard
         self.timeout = timeout
         self.user_agent = user_agent
+        self.verify = verify  # True: the system's CAs; a path: trust only that CA bundle
         self.watchdog = Watchdog()
         self._pool_classes = _watched_pool_classes(self.watchdog)
         self._local = threading.local()
@@ -60,7 +64,7 @@ class Sender:
         started = time.perf_counter()
         with self.watchdog.deadline(self.timeout) as deadline:
             try:
-                response = self._send(url, headers, body)
+                response = self._send(url, headers, body, deadline)
             except Exception as exc:  # every failure becomes an audited error
                 error = TIMEOUT if deadline.expired else _error_name(exc)
                 if error == CONNECTION_ERROR and not isinstance(exc, requests.ConnectionError):
@@ -75,7 +79,9 @@ class Sender:
             response.retry_after,
         )
 
-    def _send(self, url: str, headers: Mapping[str, str], body: bytes) -> Response:
+    def _send(
+        self, url: str, headers: Mapping[str, str], body: bytes, deadline: Deadline
+    ) -> Response:
         parts = urlsplit(url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -100,25 +106,42 @@ class Sender:
                     timeout=(self.timeout, self.timeout),
                     allow_redirects=False,
                     stream=True,
+                    verify=self.verify,
                 )
             except requests.ConnectionError as exc:
                 # Another address of the same name may answer where this one refused.
                 if index + 1 < len(addresses) and _never_connected(exc):
                     continue
                 raise
+            if deadline.expired:
+                # The watchdog cut the socket while headers were still arriving, and
+                # http.client takes a header block cut short for a complete one: no answer.
+                reply.close()
+                raise TimeoutError("the response headers did not arrive in time")
             return _read(reply)
         raise ResolutionError(f"{host} has no address")
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
-            session = requests.Session()
+            session = _NoRedirectSession()
             session.trust_env = False  # no proxies or .netrc from the environment
             adapter = _PinnedAdapter(self._pool_classes, pool_connections=64, pool_maxsize=4)
             session.mount("http://", adapter)
             session.mount("https://", adapter)
             self._local.session = session
         return session
+
+
+class _NoRedirectSession(requests.Session):
+    """A Session that sees no redirects at all.
+
+    Even with allow_redirects=False, requests reads a redirect's whole body into memory
+    (to prepare `Response.next`): an endless body there would grow without bound.
+    """
+
+    def get_redirect_target(self, resp: requests.Response) -> None:
+        return None
 
 
 def _read(reply: requests.Response) -> Response:
@@ -130,7 +153,8 @@ def _read(reply: requests.Response) -> Response:
         data = b""  # the status line already counts; a broken body doesn't undo it
     finally:
         reply.close()
-    text = data.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    # Not final: a character cut in half by the limit is dropped, so the text stays within it.
+    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data).replace("\x00", "\ufffd")
     status = reply.status_code
     error = REDIRECT_NOT_FOLLOWED if 300 <= status < 400 else None
     return Response(status, text, error, 0.0, reply.headers.get("retry-after"))

@@ -21,7 +21,7 @@ class CeleryDispatcher:
     @classmethod
     def from_settings(cls, settings: Settings) -> "CeleryDispatcher":
         """Build a dispatcher with its own Celery app (a producer only)."""
-        return cls(make_celery(settings))
+        return cls(make_celery(settings, publisher=True))
 
     def enqueue(self, delivery_ids: Sequence[str]) -> list[str]:
         """Queue one task per id over one connection; return the ids that were not queued."""

@@ -100,6 +100,13 @@ def upgrade() -> None:
             postgresql_where=sa.text("status = 'pending'"),
             sqlite_where=sa.text("status = 'pending'"),
         )
+        batch_op.create_index(
+            "ix_deliveries_leased",
+            ["lease_expires_at"],
+            unique=False,
+            postgresql_where=sa.text("lease_expires_at IS NOT NULL"),
+            sqlite_where=sa.text("lease_expires_at IS NOT NULL"),
+        )
         batch_op.create_index("ix_deliveries_status_id", ["status", "id"], unique=False)
         batch_op.create_index("ix_deliveries_tenant_id", ["tenant", "id"], unique=False)
 
@@ -138,6 +145,7 @@ def downgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_tenant_id")
         batch_op.drop_index("ix_deliveries_status_id")
+        batch_op.drop_index("ix_deliveries_leased")
         batch_op.drop_index(
             "ix_deliveries_pending_due",
             postgresql_where=sa.text("status = 'pending'"),

@@ -83,8 +83,15 @@ class CeleryProcess:
 
 def start_worker(env: Mapping[str, str], concurrency: int | None = None) -> CeleryProcess:
     """Start a real worker (threads pool, as in production) and wait until it is ready."""
-    args = ["worker", "--loglevel", "INFO", "-n", f"test-{uuid.uuid4().hex[:8]}@%h",
-            "--without-mingle", "--without-gossip"]
+    args = [
+        "worker",
+        "--loglevel",
+        "INFO",
+        "-n",
+        f"test-{uuid.uuid4().hex[:8]}@%h",
+        "--without-mingle",
+        "--without-gossip",
+    ]
     if concurrency is not None:
         args += ["--concurrency", str(concurrency)]
     return CeleryProcess(args, env, ready_marker=" ready.").start()

@@ -1,6 +1,7 @@
 """A real HTTP receiver on 127.0.0.1 whose answers each test scripts."""
 
 import socket
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -47,10 +48,12 @@ class Receiver:
         self._lock = threading.Lock()
         self._scripts: dict[str, list[Reply]] = defaultdict(list)
         self._received: list[Received] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def url(self, path: str = "/hook") -> str:
@@ -67,10 +70,12 @@ class Receiver:
         with self._lock:
             return [r for r in self._received if path is None or r.path == path]
 
-    def wait_for(self, count: int, path: str | None = None, timeout: float = 15.0) -> list[Received]:
+    def wait_for(
+        self, count: int, path: str | None = None, timeout: float = 15.0
+    ) -> list[Received]:
         """Wait until at least `count` requests arrived (to `path`); return them."""
         return wait_until(
-            lambda: len(self.received(path)) >= count and self.received(path),
+            lambda: self.received(path) if len(self.received(path)) >= count else [],
             timeout=timeout,
             message=f"receiver got {len(self.received(path))} requests to {path}, wanted {count}",
         )
@@ -107,6 +112,14 @@ class Receiver:
                 pass
 
         return Handler
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """A server that doesn't print a traceback when a sender hangs up: tests do that on purpose."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _answer(handler: BaseHTTPRequestHandler, reply: Reply) -> None:

@@ -1,0 +1,22 @@
+# One image for every role: compose.yaml (or a platform reading the Procfile) picks the command.
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY webhooks ./webhooks
+COPY api ./api
+COPY worker ./worker
+COPY migrations ./migrations
+RUN pip install . && rm -rf build
+
+# Nothing here needs root; celery refuses to be comfortable as root anyway.
+RUN useradd --system --uid 10001 --no-create-home webhooks
+USER webhooks
+
+EXPOSE 8000
+CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-8} --access-logfile - 'api:create_app()'"]

@@ -1,0 +1,177 @@
+"""What both benchmarks need: a private Redis, a throwaway database, a fast receiver, processes."""
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import redis
+from sqlalchemy import create_engine, make_url, text
+
+from webhooks.config import normalize_database_url
+from webhooks.migrate import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(
+    check: Callable[[], object], timeout: float, what: str, interval: float = 0.05
+) -> None:
+    """Poll `check` until it is truthy; exit with a message after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            sys.exit(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[str]:
+    """A Redis of our own on a free port (the benchmark fills and empties queues freely)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        sys.exit("redis-server is not on PATH (apt-get install redis-server)")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def answers() -> bool:
+        try:
+            return bool(redis.Redis.from_url(url).ping())
+        except redis.RedisError:
+            return False
+
+    try:
+        wait_for(answers, 10, "the private Redis")
+        yield url
+    finally:
+        process.terminate()
+        process.wait()
+
+
+@contextlib.contextmanager
+def throwaway_database(admin_url: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database next to `admin_url`'s, dropped afterwards."""
+    admin_url = normalize_database_url(admin_url)
+    name = f"webhooks_bench_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+class _Fast200(asyncio.Protocol):
+    """Answer every HTTP/1.1 request with an empty 200, keeping the connection open."""
+
+    REPLY = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            length = 0
+            for line in self.buffer[:head_end].split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            end = head_end + 4 + length
+            if len(self.buffer) < end:
+                return
+            self.buffer = self.buffer[end:]
+            self.transport.write(self.REPLY)
+
+
+def _serve(port: int, ready: "multiprocessing.synchronize.Event") -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_Fast200, "127.0.0.1", port, backlog=1024)
+        ready.set()
+        async with server:
+            await server.serve_forever()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    asyncio.run(main())
+
+
+@contextlib.contextmanager
+def fast_receiver() -> Iterator[str]:
+    """An asyncio receiver in a process of its own, so it is never the bottleneck."""
+    port = free_port()
+    ready = multiprocessing.Event()
+    process = multiprocessing.Process(target=_serve, args=(port, ready), daemon=True)
+    process.start()
+    if not ready.wait(10):
+        sys.exit("the receiver did not start")
+    try:
+        yield f"http://127.0.0.1:{port}/hook"
+    finally:
+        process.terminate()
+        process.join()
+
+
+def child_env(**settings: str) -> dict[str, str]:
+    """This environment without the project's settings, plus `settings`."""
+    own = ("WEBHOOKS_", "DATABASE_URL", "REDIS_URL")
+    env = {name: value for name, value in os.environ.items() if not name.startswith(own)}
+    return {**env, **settings}
+
+
+@contextlib.contextmanager
+def process(
+    command: list[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` (output to `log`); stop it and everything it started afterwards."""
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield child
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+
+
+def rate(count: int, seconds: float) -> str:
+    """`count` things in `seconds` as a rate line."""
+    return f"{count / seconds:8.0f}/s  ({count} in {seconds:.2f} s)"

@@ -1,0 +1,127 @@
+"""A receiver that is down, and long waits: retried on schedule, parked in SQL, never lost."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select
+
+from tests.support import wait_until
+from tests.support.faults import TcpGate, attempt_rows, create_endpoint, post_event
+from tests.support.processes import CeleryProcess, start_beat
+from tests.support.receiver import Receiver
+from webhooks.models import deliveries_table as deliveries
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
+
+DOWN_FOR = 3  # attempts refused before the receiver comes up
+# Steps long enough that the gate surely opens between attempt N and N+1.
+STEPS = "1.5,1.5,1.5,1.5"
+
+
+@pytest.fixture
+def env(env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
+    """The shared environment with the settings a test names (indirect parametrisation)."""
+    return {**env, **getattr(request, "param", {})}
+
+
+@pytest.fixture
+def gate(receiver: Receiver) -> Iterator[TcpGate]:
+    """A closed door in front of the receiver: connections are refused until it opens."""
+    door = TcpGate(receiver.port)
+    yield door
+    door.close()
+
+
+def delivery_row(engine: Engine, delivery_id: str) -> Any:
+    """The delivery as SQL has it."""
+    with engine.connect() as conn:
+        return conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
+
+
+@pytest.mark.parametrize(
+    "env", [{"WEBHOOKS_RETRY_SCHEDULE": STEPS}], indirect=True, ids=["steps-1.5s"]
+)
+def test_receiver_down_for_n_steps_then_up(
+    client: FlaskClient, engine: Engine, receiver: Receiver, gate: TcpGate, worker: CeleryProcess
+) -> None:
+    """Refused for the first N attempts, then up: delivered on attempt N+1, the audit says why."""
+    create_endpoint(client, gate.url("/hook"))
+    (delivery,) = post_event(client)["deliveries"]
+
+    wait_until(
+        lambda: len(attempt_rows(engine)) >= DOWN_FOR,
+        message=f"fewer than {DOWN_FOR} attempts were made",
+    )
+    gate.open()
+    wait_until(lambda: delivery_row(engine, delivery["id"]).status == "succeeded", timeout=30)
+
+    attempts = client.get(f"/v1/deliveries/{delivery['id']}/attempts").json["data"]
+    assert [a["number"] for a in attempts] == list(range(1, DOWN_FOR + 2))
+    assert [a["error"] for a in attempts] == ["connection_error"] * DOWN_FOR + [None]
+    assert [a["status_code"] for a in attempts] == [None] * DOWN_FOR + [200]
+    assert len(receiver.received("/hook")) == 1
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"WEBHOOKS_RETRY_SCHEDULE": "0.3,3", "WEBHOOKS_MAX_COUNTDOWN_SECONDS": "1"}],
+    indirect=True,
+    ids=["step-3s-over-countdown-1s"],
+)
+def test_long_step_is_parked_in_sql_and_sent_by_the_scheduler(
+    env: dict[str, str],
+    client: FlaskClient,
+    engine: Engine,
+    receiver: Receiver,
+    worker: CeleryProcess,
+    tmp_path: Path,
+) -> None:
+    """A wait longer than the countdown limit is not held by the worker: the scheduler sends it."""
+    receiver.script("/hook", 500, 500, 200)
+    create_endpoint(client, receiver.url("/hook"))
+    (delivery,) = post_event(client)["deliveries"]
+
+    # The first retry (0.3 s) rides a countdown; the second (3 s) is parked.
+    parked = wait_until(
+        lambda: (
+            (row := delivery_row(engine, delivery["id"])).attempt_count == 2
+            and row.lease_expires_at is None
+            and row
+        ),
+        message="the second attempt never ended",
+    )
+    assert parked.status == "pending"
+    assert parked.queued_until is None  # nobody holds it: it is the scheduler's to send
+    assert parked.next_attempt_at > datetime.now(UTC)
+    # Nothing on the broker, and no countdown task reserved by the worker either (the
+    # message of the second attempt is acknowledged a moment after it is recorded).
+    broker = redis.Redis.from_url(env["REDIS_URL"])
+    try:
+        wait_until(
+            lambda: broker.llen("webhooks") == broker.hlen("unacked") == 0,
+            timeout=1.5,
+            message="a message for the parked delivery is on the broker or in the worker",
+        )
+    finally:
+        broker.close()
+
+    # Well past its due time, without a scheduler nothing sends it.
+    due = parked.next_attempt_at + timedelta(seconds=1)
+    wait_until(lambda: datetime.now(UTC) > due, timeout=10)
+    assert len(receiver.received("/hook")) == 2
+    beat = start_beat(env, str(tmp_path / "celerybeat-schedule"))
+    try:
+        receiver.wait_for(3, "/hook")
+        wait_until(lambda: delivery_row(engine, delivery["id"]).status == "succeeded")
+    finally:
+        beat.kill()
+    attempts = client.get(f"/v1/deliveries/{delivery['id']}/attempts").json["data"]
+    assert [(a["number"], a["status_code"]) for a in attempts] == [(1, 500), (2, 500), (3, 200)]

@@ -1,0 +1,61 @@
+"""Two scheduler clocks at once (a second beat by mistake) never send a delivery twice."""
+
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+
+from tests.support.faults import (
+    assert_attempts_consistent,
+    attempts_per_event,
+    create_endpoint,
+    ids_received,
+    post_event,
+    wait_for_status,
+)
+from tests.support.processes import CeleryProcess, start_beat, start_worker
+from tests.support.receiver import Receiver
+
+pytestmark = pytest.mark.slow
+
+EVENTS = 60
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    """Every retry waits longer than a countdown may: the scheduler sends all of them."""
+    return {**env, "WEBHOOKS_RETRY_SCHEDULE": "1.5", "WEBHOOKS_MAX_COUNTDOWN_SECONDS": "1"}
+
+
+def test_two_beats_do_not_double_send(
+    env: dict[str, str],
+    client: FlaskClient,
+    engine: Engine,
+    receiver: Receiver,
+    beat: CeleryProcess,
+    tmp_path: Path,
+) -> None:
+    """Two beats run the scheduler twice as often; each attempt still reaches the receiver once."""
+    receiver.script("/hook", *[500] * EVENTS, 200)
+    create_endpoint(client, receiver.url("/hook"))
+    event_ids = {post_event(client, n)["id"] for n in range(EVENTS)}
+    second = start_beat(env, str(tmp_path / "second-beat-schedule"))
+    try:
+        worker = start_worker(env)
+        try:
+            wait_for_status(engine, "succeeded", EVENTS, timeout=60)
+        finally:
+            worker.kill()
+    finally:
+        second.kill()
+
+    attempts = assert_attempts_consistent(engine)
+    counts = ids_received(receiver.received("/hook"))
+    assert set(counts) == event_ids
+    # Exactly as many requests as audited attempts, per event: nobody sent one twice.
+    assert counts == attempts_per_event(engine)
+    assert sum(counts.values()) == 2 * EVENTS  # the 60 failures, then 60 successes
+    assert not [a for rows in attempts.values() for a in rows if a.error == "worker_lost"]
+    for clock in (beat, second):
+        assert "Sending due task scheduler" in clock.output()

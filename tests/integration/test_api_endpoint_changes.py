@@ -1,0 +1,125 @@
+"""Changing endpoints: PATCH any field, null only for the rate limit, enable and disable."""
+
+import base64
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+
+from tests.integration.test_api_support import (
+    create_endpoint,
+    invalid,
+    keyed_client,
+    problem,
+    row,
+    send_event,
+    set_row,
+)
+from webhooks.times import utcnow
+
+SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
+
+
+def test_patch_changes_any_creatable_field(client: FlaskClient) -> None:
+    """PATCH sets what it names, leaves the rest, and moves updated_at."""
+    created = create_endpoint(client, rate_limit=5, metadata={"a": "1"}, event_types=["x.y"])
+    path = f"/v1/endpoints/{created['id']}"
+    changes = {
+        "url": "https://example.org/new",
+        "event_types": ["invoice.*"],
+        "description": "new",
+        "metadata": {"b": "2"},
+        "rate_limit": 7,
+    }
+    response = client.patch(path, json=changes)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert {k: body[k] for k in changes} == changes
+    assert body["tenant"] == "default" and body["enabled"] is True
+    assert (
+        body["updated_at"] >= created["updated_at"] and body["created_at"] == created["created_at"]
+    )
+    assert client.get(path).get_json() == body
+    # The secret can be replaced too; an empty PATCH changes nothing.
+    assert client.patch(path, json={"secret": SECRET}).status_code == 200
+    assert client.get(f"{path}/secret").get_json() == {"secret": SECRET}
+    assert client.patch(path, json={}).get_json()["url"] == "https://example.org/new"
+
+
+def test_patch_null_clears_only_the_rate_limit(client: FlaskClient) -> None:
+    """`rate_limit: null` means unlimited; null for any other field is a 422 on that field."""
+    created = create_endpoint(client, rate_limit=5)
+    path = f"/v1/endpoints/{created['id']}"
+
+    assert client.patch(path, json={"rate_limit": None}).get_json()["rate_limit"] is None
+    for name in ("url", "event_types", "tenant", "description", "secret", "metadata", "enabled"):
+        assert invalid(client.patch(path, json={name: None})) == [[name]], name
+    for body, loc in [
+        ({"url": "http://10.1.2.3/"}, ["url"]),
+        ({"url": "gopher://example.com/"}, ["url"]),
+        ({"enabled": "yes"}, ["enabled"]),
+        ({"event_types": ["a.*.*"]}, ["event_types", 0]),
+        ({"secret": "whsec_x"}, ["secret"]),
+        ({"id": "ep_01aaaaaaaaaaaaaaaaaaaaaaaa"}, ["id"]),
+        ({"created_at": "2020-01-01T00:00:00Z"}, ["created_at"]),
+    ]:
+        assert invalid(client.patch(path, json=body)) == [loc], body
+    # Nothing but the rate limit changed.
+    after = client.get(path).get_json()
+    unchanged = {k: v for k, v in created.items() if k not in ("secret", "updated_at")}
+    assert after == {**unchanged, "rate_limit": None, "updated_at": after["updated_at"]}
+
+
+def test_enabling_clears_the_reason_and_the_streak(client: FlaskClient, engine: Engine) -> None:
+    """An endpoint disabled for failing is enabled again with no reason and no streak."""
+    created = create_endpoint(client)
+    path = f"/v1/endpoints/{created['id']}"
+    # As the worker leaves an endpoint it disabled after a long failure streak.
+    set_row(
+        engine,
+        "endpoints",
+        created["id"],
+        enabled=False,
+        disabled_reason="failing",
+        failure_count=12,
+        failing_since=utcnow(),
+    )
+    assert client.get(path).get_json()["disabled_reason"] == "failing"
+
+    body = client.patch(path, json={"enabled": True}).get_json()
+
+    assert (body["enabled"], body["disabled_reason"]) == (True, None)
+    assert client.get(f"{path}/stats").get_json()["failure_streak"] == {
+        "failures": 0,
+        "since": None,
+    }
+    stored = row(engine, "endpoints", created["id"])
+    assert (stored["failure_count"], stored["failing_since"]) == (0, None)
+    assert len(send_event(client).get_json()["deliveries"]) == 1
+
+
+def test_disabling_cancels_pending_deliveries(client: FlaskClient, engine: Engine) -> None:
+    """`enabled: false` gives reason "manual", cancels what is pending and stops new deliveries."""
+    created = create_endpoint(client)
+    path = f"/v1/endpoints/{created['id']}"
+    (pending,) = send_event(client).get_json()["deliveries"]
+    (done,) = send_event(client).get_json()["deliveries"]
+    set_row(engine, "deliveries", done["id"], status="succeeded")
+
+    body = client.patch(path, json={"enabled": False}).get_json()
+
+    assert (body["enabled"], body["disabled_reason"]) == (False, "manual")
+    assert client.get(f"/v1/deliveries/{pending['id']}").get_json()["status"] == "cancelled"
+    assert client.get(f"/v1/deliveries/{done['id']}").get_json()["status"] == "succeeded"
+    assert send_event(client).get_json()["deliveries"] == []
+
+
+def test_tenant_can_be_moved_with_an_unbound_key(app: Flask, client: FlaskClient) -> None:
+    """An unbound key may move an endpoint to another tenant; its events then fan out there."""
+    created = create_endpoint(client, tenant="acme")
+    moved = client.patch(f"/v1/endpoints/{created['id']}", json={"tenant": "globex"})
+    assert moved.get_json()["tenant"] == "globex"
+    assert send_event(client, tenant="acme").get_json()["deliveries"] == []
+    assert len(send_event(client, tenant="globex").get_json()["deliveries"]) == 1
+    problem(keyed_client(app, "acme-key").get(f"/v1/endpoints/{created['id']}"), 404)

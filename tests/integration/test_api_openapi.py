@@ -1,0 +1,203 @@
+"""/openapi.json: a valid OpenAPI 3.1 document of every route, true to what the API does."""
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+from sqlalchemy import Engine
+from werkzeug.test import TestResponse
+
+from tests.integration.test_api_support import add_attempt, create_endpoint
+from webhooks.times import utcnow
+
+# Every route of API.md and its methods (the document does not describe itself).
+ROUTES = {
+    "/v1/endpoints": {"get", "post"},
+    "/v1/endpoints/{endpoint_id}": {"get", "patch", "delete"},
+    "/v1/endpoints/{endpoint_id}/secret": {"get"},
+    "/v1/endpoints/{endpoint_id}/secret/rotate": {"post"},
+    "/v1/endpoints/{endpoint_id}/recover": {"post"},
+    "/v1/endpoints/{endpoint_id}/stats": {"get"},
+    "/v1/events": {"get", "post"},
+    "/v1/events/{event_id}": {"get"},
+    "/v1/deliveries": {"get"},
+    "/v1/deliveries/{delivery_id}": {"get"},
+    "/v1/deliveries/{delivery_id}/attempts": {"get"},
+    "/v1/deliveries/{delivery_id}/retry": {"post"},
+    "/healthz": {"get"},
+    "/readyz": {"get"},
+    "/metrics": {"get"},
+}
+PUBLIC = {"/healthz", "/readyz", "/metrics"}
+
+
+def _validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    """A JSON Schema validator for `schema`, resolving `#/components/...` in `document`."""
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource("urn:openapi", resource)
+    return Draft202012Validator(
+        {"$ref": "urn:openapi" + schema["$ref"]} if "$ref" in schema else schema,
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def _check(document: dict[str, Any], path: str, method: str, response: TestResponse) -> None:
+    """Validate a real response against the schema the document gives for it."""
+    documented = document["paths"][path][method]["responses"]
+    assert str(response.status_code) in documented, (path, method, response.status_code)
+    content = documented[str(response.status_code)].get("content")
+    if content is None:
+        assert response.get_data() == b""
+        return
+    (media_type, spec), *_ = content.items()
+    assert response.content_type == media_type, (path, method)
+    _validator(document, spec["schema"]).validate(response.get_json())
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_document_is_valid_openapi_3_1_with_every_route(app: Flask) -> None:
+    """The document validates as OpenAPI 3.1 and lists exactly the routes of API.md."""
+    response = app.test_client().get("/openapi.json")
+    assert response.status_code == 200 and response.content_type == "application/json"
+    document = response.get_json()
+
+    validate(document)
+    assert document["openapi"].startswith("3.1")
+    assert {path: set(ops) for path, ops in document["paths"].items()} == ROUTES
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            secured = op.get("security", document["security"]) != []
+            assert secured == (path not in PUBLIC), (path, method)
+            if secured:
+                assert "401" in op["responses"], (path, method)
+            names = {p["name"] for p in op["parameters"] if p["in"] == "path"}
+            assert names == {part[1:-1] for part in path.split("/") if part.startswith("{")}
+    # Every route the app serves (but the document itself) is documented.
+    served = {
+        re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in ("static", "ops.openapi")
+    }
+    assert served == set(ROUTES)
+
+
+def test_real_responses_match_the_documented_schemas(
+    client: FlaskClient, app: Flask, engine: Engine
+) -> None:
+    """Every kind of response the API gives validates against the document's schema for it."""
+    document = client.get("/openapi.json").get_json()
+    ep = "/v1/endpoints/{endpoint_id}"
+    dlv = "/v1/deliveries/{delivery_id}"
+
+    created = client.post(
+        "/v1/endpoints",
+        json={"url": "https://example.com/h", "rate_limit": 5, "metadata": {"k": "v"}},
+    )
+    _check(document, "/v1/endpoints", "post", created)
+    endpoint_id = created.get_json()["id"]
+    base = f"/v1/endpoints/{endpoint_id}"
+    event = client.post("/v1/events", json={"type": "invoice.paid", "data": {"a": [1, {}]}})
+    _check(document, "/v1/events", "post", event)
+    delivery_id = event.get_json()["deliveries"][0]["id"]
+    add_attempt(engine, delivery_id, 1, utcnow(), error="connection_error", status_code=None)
+    since = (utcnow() - timedelta(hours=1)).isoformat()
+
+    for path, method, real, body in [
+        ("/v1/endpoints", "get", "/v1/endpoints", None),
+        (ep, "get", base, None),
+        (ep, "patch", base, {"description": "d", "rate_limit": None}),
+        (f"{ep}/secret", "get", f"{base}/secret", None),
+        (f"{ep}/secret/rotate", "post", f"{base}/secret/rotate", None),
+        (f"{ep}/recover", "post", f"{base}/recover", {"since": since}),
+        (f"{ep}/stats", "get", f"{base}/stats", None),
+        ("/v1/events", "get", "/v1/events", None),
+        ("/v1/events/{event_id}", "get", f"/v1/events/{event.get_json()['id']}", None),
+        ("/v1/deliveries", "get", "/v1/deliveries", None),
+        (dlv, "get", f"/v1/deliveries/{delivery_id}", None),
+        (f"{dlv}/attempts", "get", f"/v1/deliveries/{delivery_id}/attempts", None),
+        (f"{dlv}/retry", "post", f"/v1/deliveries/{delivery_id}/retry", None),
+        ("/healthz", "get", "/healthz", None),
+        ("/readyz", "get", "/readyz", None),
+        # Errors: problem documents, as documented for each route.
+        ("/v1/endpoints", "post", "/v1/endpoints", {"url": "ftp://x"}),
+        ("/v1/events", "post", "/v1/events", {"type": "a", "data": {}, "extra": 1}),
+        (ep, "get", "/v1/endpoints/ep_01aaaaaaaaaaaaaaaaaaaaaaaa", None),
+        ("/v1/deliveries", "get", "/v1/deliveries?status=nope", None),
+        (f"{ep}/recover", "post", f"{base}/recover", {"since": "2000-01-01T00:00:00Z"}),
+        (ep, "delete", base, None),
+    ]:
+        _check(document, path, method, getattr(client, method)(real, json=body))
+    _check(document, "/v1/events", "get", app.test_client().get("/v1/events"))  # 401
+
+
+# Bodies whose validity the document can express, for each request schema.
+BODIES: dict[tuple[str, str], list[Any]] = {
+    ("/v1/endpoints", "post"): [
+        {"url": "https://example.com/h"},
+        {"url": "https://example.com/h", "rate_limit": None, "tenant": "t", "metadata": {}},
+        {},
+        {"url": ""},
+        {"url": "https://example.com/h", "extra": 1},
+        {"url": "https://example.com/h", "rate_limit": 0},
+        {"url": "https://example.com/h", "rate_limit": "5"},
+        {"url": "https://example.com/h", "rate_limit": True},
+        {"url": "https://example.com/h", "metadata": {"a": 1}},
+        {"url": "https://example.com/h", "description": "x" * 1025},
+        {"url": "https://example.com/h", "event_types": "a"},
+        {"url": "https://example.com/h", "tenant": "a b"},
+        [],
+    ],
+    ("/v1/endpoints/{endpoint_id}", "patch"): [
+        {},
+        {"rate_limit": None},
+        {"description": "x", "enabled": True},
+        {"url": None},
+        {"description": None},
+        {"metadata": None},
+        {"enabled": None},
+        {"enabled": "yes"},
+        {"rate_limit": 200_000},
+        {"id": "x"},
+    ],
+    ("/v1/events", "post"): [
+        {"type": "a", "data": {}},
+        {"type": "a", "data": {"x": [1]}, "tenant": "t"},
+        {"type": "a"},
+        {"type": "a", "data": []},
+        {"type": "a b", "data": {}},
+        {"type": "a" * 129, "data": {}},
+        {"type": "a", "data": {}, "x": 1},
+        {"type": "a", "data": {}, "tenant": None},
+    ],
+    ("/v1/endpoints/{endpoint_id}/recover", "post"): [
+        {"since": (utcnow() - timedelta(hours=1)).isoformat()},
+        {},
+        {"since": "yesterday"},
+        {"since": "2026-01-01T00:00:00"},
+        {"since": 5},
+    ],
+}
+
+
+def test_request_schemas_accept_exactly_what_the_api_accepts(client: FlaskClient) -> None:
+    """Each request body the document allows, the API takes; each it forbids, the API refuses."""
+    document = client.get("/openapi.json").get_json()
+    endpoint_id = create_endpoint(client)["id"]
+    for (path, method), bodies in BODIES.items():
+        media = document["paths"][path][method]["requestBody"]["content"]["application/json"]
+        validator = _validator(document, media["schema"])
+        for body in bodies:
+            real = path.replace("{endpoint_id}", endpoint_id)
+            response = getattr(client, method)(real, json=body)
+            accepted = response.status_code < 400
+            assert accepted == validator.is_valid(body), (path, body, response.get_json())
+            if not accepted:
+                assert response.status_code == 422, (path, body)

@@ -1,0 +1,166 @@
+"""Helpers shared by the API tests: clients, problem checks, the queue, rows behind the API.
+
+This module holds no tests; it is named like the API test modules it serves.
+"""
+
+import base64
+import dataclasses
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, Table, func, insert, select, update
+from werkzeug.test import TestResponse
+
+from api import create_app
+from tests.conftest import API_KEY, TENANT_KEY
+from webhooks.config import Settings
+from webhooks.ids import new_id
+from webhooks.models import attempts_table, deliveries_table, endpoints_table, events_table
+from worker.celery_config import DELIVERY_QUEUE
+
+__all__ = ["API_KEY", "TENANT_KEY"]
+RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+ENDPOINT_FIELDS = {
+    "id", "url", "event_types", "tenant", "description", "enabled", "disabled_reason",
+    "rate_limit", "metadata", "created_at", "updated_at",
+}  # fmt: skip
+DELIVERY_FIELDS = {
+    "id", "event_id", "endpoint_id", "status", "attempt_count", "next_attempt_at",
+    "last_status_code", "created_at", "updated_at",
+}  # fmt: skip
+TABLES: dict[str, Table] = {
+    "endpoints": endpoints_table,
+    "events": events_table,
+    "deliveries": deliveries_table,
+    "attempts": attempts_table,
+}
+
+
+def keyed_client(app: Flask, key: str | None) -> FlaskClient:
+    """A test client that sends `Authorization: Bearer <key>` (or no header for None)."""
+    client = app.test_client()
+    if key is not None:
+        client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
+
+
+@contextmanager
+def other_app(settings: Settings, **changes: Any) -> Iterator[Flask]:
+    """An app built from `settings` with some of them changed; its engine is closed after."""
+    app = create_app(dataclasses.replace(settings, **changes))
+    try:
+        yield app
+    finally:
+        app.extensions["webhooks"].engine.dispose()
+
+
+def problem(response: TestResponse, status: int) -> dict[str, Any]:
+    """Check that `response` is an RFC 9457 problem document with `status`; return its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.content_type == "application/problem+json"
+    body: dict[str, Any] = response.get_json()
+    assert body["status"] == status
+    assert isinstance(body["type"], str) and body["type"]
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str)
+    assert "Traceback" not in response.get_data(as_text=True)
+    if status == 422:
+        assert body["errors"], body
+        assert all(set(error) == {"loc", "msg"} for error in body["errors"]), body
+    return body
+
+
+def invalid(response: TestResponse) -> list[list[str | int]]:
+    """Check for a 422 problem and return the `loc` of each field error."""
+    return [error["loc"] for error in problem(response, 422)["errors"]]
+
+
+def create_endpoint(client: FlaskClient, **fields: Any) -> dict[str, Any]:
+    """Create an endpoint through the API (https://example.com/hook unless told) and return it."""
+    response = client.post("/v1/endpoints", json={"url": "https://example.com/hook", **fields})
+    assert response.status_code == 201, response.get_data(as_text=True)
+    created: dict[str, Any] = response.get_json()
+    return created
+
+
+def send_event(
+    client: FlaskClient,
+    event_type: str = "invoice.paid",
+    data: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> TestResponse:
+    """POST /v1/events and return the raw response."""
+    body = {"type": event_type, "data": dict(data or {"invoice": "in_1"}), **fields}
+    return client.post("/v1/events", json=body, headers=dict(headers or {}))
+
+
+def queued_delivery_ids(redis_url: str) -> list[str]:
+    """The delivery ids of the tasks waiting in the broker's delivery queue, oldest first."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        messages = client.lrange(DELIVERY_QUEUE, 0, -1)
+    finally:
+        client.close()
+    ids = []
+    for raw in reversed(messages):  # kombu LPUSHes: the head of the list is the newest
+        message = json.loads(raw)
+        assert message["headers"]["task"] == "webhooks.deliver"
+        args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+        ids.append(args[0])
+    return ids
+
+
+def row(engine: Engine, table: str, row_id: str) -> dict[str, Any]:
+    """Read one row behind the API."""
+    t = TABLES[table]
+    with engine.connect() as conn:
+        found = conn.execute(select(t).where(t.c.id == row_id)).mappings().one()
+    return dict(found)
+
+
+def count(engine: Engine, table: str) -> int:
+    """Count the rows of a table."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(TABLES[table])).scalar_one())
+
+
+def set_row(engine: Engine, table: str, row_id: str, **values: Any) -> None:
+    """Change a row behind the API, as the worker or the scheduler would."""
+    t = TABLES[table]
+    with engine.begin() as conn:
+        conn.execute(update(t).where(t.c.id == row_id).values(**values))
+
+
+def add_attempt(
+    engine: Engine, delivery_id: str, number: int, started_at: datetime, **values: Any
+) -> str:
+    """Write an attempt row as the worker records it (a 500 failure unless told otherwise)."""
+    delivery = row(engine, "deliveries", delivery_id)
+    attempt_id = new_id("att")
+    fields = {
+        "duration_ms": 12.5,
+        "status_code": 500,
+        "response_body": "oops",
+        "error": None,
+        "outcome": "failure",
+        **values,
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            insert(attempts_table).values(
+                id=attempt_id,
+                delivery_id=delivery_id,
+                endpoint_id=delivery["endpoint_id"],
+                number=number,
+                started_at=started_at,
+                **fields,
+            )
+        )
+    return attempt_id

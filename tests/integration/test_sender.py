@@ -1,0 +1,160 @@
+"""One HTTP attempt against real servers on 127.0.0.1: what the audit table would record."""
+
+import ipaddress
+import itertools
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.receiver import Receiver, Reply
+from webhooks.guard import NetworkGuard
+from webhooks.models import RESPONSE_BODY_LIMIT
+from webhooks.sender import Sender
+
+TIMEOUT = 1.0
+LOOPBACK = NetworkGuard([ipaddress.ip_network("127.0.0.0/8")])
+HEADERS = {"content-type": "application/json", "webhook-id": "evt_1"}
+BODY = b'{"type": "invoice.paid", "data": {}}'
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """One receiver for the module (each test has its own path): closing one takes 0.5 s."""
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+_paths = itertools.count()
+
+
+@pytest.fixture
+def hook() -> str:
+    """A path of the receiver that no other test uses."""
+    return f"/hook{next(_paths)}"
+
+
+@pytest.fixture
+def sender() -> Sender:
+    """A sender that may reach loopback, with a short timeout."""
+    return Sender(LOOPBACK, TIMEOUT, "webhooks/test")
+
+
+def test_200_with_body_records_status_and_body(
+    sender: Sender, receiver: Receiver, hook: str
+) -> None:
+    """A 2xx answer is stored with its status and body text, and the request went out intact."""
+    receiver.script(hook, Reply(200, b'{"received": true}'))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+
+    assert (response.status_code, response.body, response.error) == (
+        200,
+        '{"received": true}',
+        None,
+    )
+    assert response.duration_ms > 0
+    (request,) = receiver.received(hook)
+    assert request.body == BODY
+    assert request.headers["webhook-id"] == "evt_1"
+    assert request.headers["content-type"] == "application/json"
+    assert request.headers["user-agent"] == "webhooks/test"
+    assert request.headers["host"] == f"127.0.0.1:{receiver.port}"
+
+
+@pytest.mark.parametrize("status", [201, 400, 410, 500])
+def test_any_status_is_recorded_as_answered(
+    sender: Sender, receiver: Receiver, hook: str, status: int
+) -> None:
+    """Non-2xx answers are responses too: their status is stored, with no error."""
+    receiver.script(hook, Reply(status, b"nope"))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+    assert (response.status_code, response.body, response.error) == (status, "nope", None)
+
+
+def test_retry_after_is_passed_on(sender: Sender, receiver: Receiver, hook: str) -> None:
+    """A 503's Retry-After reaches the scheduler's input."""
+    receiver.script(hook, Reply(503, headers={"Retry-After": "120"}))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+    assert (response.status_code, response.retry_after) == (503, "120")
+
+
+def test_long_body_is_truncated_to_the_stored_limit(
+    sender: Sender, receiver: Receiver, hook: str
+) -> None:
+    """A body over 4096 bytes is kept as its first 4096 bytes."""
+    body = (b"0123456789abcdef" * 1024)[:10_000]
+    receiver.script(hook, Reply(200, body))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+
+    assert response.status_code == 200
+    assert response.body == body[:RESPONSE_BODY_LIMIT].decode()
+    assert len(response.body.encode()) == RESPONSE_BODY_LIMIT == 4096
+
+
+def test_utf8_body_cut_mid_character_stays_within_the_limit(
+    sender: Sender, receiver: Receiver, hook: str
+) -> None:
+    """A multi-byte character split by the 4096-byte cut doesn't push the stored body past it."""
+    body = b"x" + "é".encode() * 3000  # byte 4096 is the first half of an "é"
+    receiver.script(hook, Reply(200, body))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+
+    assert response.body == "x" + "é" * 2047  # the half character is dropped, not replaced
+    assert len(response.body.encode()) == RESPONSE_BODY_LIMIT - 1
+
+
+def test_nul_byte_in_body_is_stored_safely(sender: Sender, receiver: Receiver, hook: str) -> None:
+    """A NUL (which PostgreSQL text cannot hold) is replaced; the rest of the body stays."""
+    receiver.script(hook, Reply(200, b"ok\x00then\xffmore"))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+
+    assert response.status_code == 200
+    assert response.body == "ok\ufffdthen\ufffdmore"
+
+
+def test_connection_refused_is_connection_error(sender: Sender) -> None:
+    """Nobody listening on the port: connection_error."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    response = sender.send(f"http://127.0.0.1:{port}/hook", HEADERS, BODY)
+    assert (response.status_code, response.body, response.error) == (None, None, "connection_error")
+
+
+def test_garbage_instead_of_http_is_invalid_response(
+    sender: Sender, receiver: Receiver, hook: str
+) -> None:
+    """Bytes that are not an HTTP status line: invalid_response."""
+    receiver.script(hook, Reply(action="garbage"))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+    assert (response.status_code, response.body, response.error) == (None, None, "invalid_response")
+
+
+def test_server_hanging_up_without_answer_is_connection_error(
+    sender: Sender, receiver: Receiver, hook: str
+) -> None:
+    """The receiver reads the request and closes the connection: connection_error."""
+    receiver.script(hook, Reply(action="close"))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+    assert (response.status_code, response.body, response.error) == (None, None, "connection_error")
+    assert len(receiver.received(hook)) == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirect_is_not_followed(
+    sender: Sender, receiver: Receiver, hook: str, status: int
+) -> None:
+    """A redirect is recorded with its status and redirect_not_followed; Location is not fetched."""
+    receiver.script(
+        hook, Reply(status, b"moved", headers={"Location": receiver.url(hook + "/else")})
+    )
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+
+    assert (response.status_code, response.body, response.error) == (
+        status,
+        "moved",
+        "redirect_not_followed",
+    )
+    assert receiver.received(hook + "/else") == []
+    assert len(receiver.received(hook)) == 1

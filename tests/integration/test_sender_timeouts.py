@@ -1,0 +1,147 @@
+"""Receivers that stall or never stop talking: every attempt ends within its timeout."""
+
+import ipaddress
+import itertools
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.integration.rawserver import RawServer, answer_ok, never_answer, read_request
+from tests.support.receiver import Receiver, Reply
+from webhooks.guard import NetworkGuard
+from webhooks.sender import Response, Sender
+
+TIMEOUT = 1.0
+SLACK = 1.0  # what "returns within the timeout" may overrun on a busy machine
+LOOPBACK = NetworkGuard([ipaddress.ip_network("127.0.0.0/8")])
+HEADERS = {"content-type": "application/json"}
+BODY = b'{"type": "invoice.paid", "data": {}}'
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """One receiver for the module (each test has its own path): closing one takes 0.5 s."""
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+_paths = itertools.count()
+
+
+@pytest.fixture
+def hook() -> str:
+    """A path of the receiver that no other test uses."""
+    return f"/slow{next(_paths)}"
+
+
+@pytest.fixture
+def sender() -> Sender:
+    """A sender that may reach loopback, with a one-second timeout."""
+    return Sender(LOOPBACK, TIMEOUT, "webhooks/test")
+
+
+@pytest.fixture
+def silent() -> Iterator[RawServer]:
+    """A server that takes the request and never answers."""
+    server = RawServer(never_answer)
+    yield server
+    server.close()
+
+
+def _timed_send(sender: Sender, url: str) -> tuple[Response, float]:
+    started = time.monotonic()
+    response = sender.send(url, HEADERS, BODY)
+    return response, time.monotonic() - started
+
+
+def test_receiver_that_never_answers_times_out(sender: Sender, silent: RawServer) -> None:
+    """A receiver holding the request open: timeout, within the timeout plus a little."""
+    response, took = _timed_send(sender, silent.url())
+    assert (response.status_code, response.body, response.error) == (None, None, "timeout")
+    assert TIMEOUT * 0.9 <= took < TIMEOUT + SLACK
+    assert len(silent.requests) == 1  # it was sent; it just got no answer
+
+
+def test_headers_dribbled_forever_time_out(sender: Sender, receiver: Receiver, hook: str) -> None:
+    """A status line then one header byte every 0.3 s never trips a read timeout, yet we stop.
+
+    Nor does the truncated header block pass for an answer: it is a timeout, not a 200.
+    """
+    receiver.script(hook, Reply(action="dribble", delay=0.3))
+    response, took = _timed_send(sender, receiver.url(hook))
+    assert (response.status_code, response.body, response.error) == (None, None, "timeout")
+    assert took < TIMEOUT + SLACK
+
+
+def test_body_that_never_ends_is_cut_at_the_limit(
+    sender: Sender, receiver: Receiver, hook: str
+) -> None:
+    """A chunked body that never ends: the 200 counts, 4096 bytes are kept, no waiting for more."""
+    receiver.script(hook, Reply(action="endless"))
+    response, took = _timed_send(sender, receiver.url(hook))
+    assert (response.status_code, response.body, response.error) == (200, "x" * 4096, None)
+    assert took < TIMEOUT
+
+
+def _redirect_with_endless_body(server: RawServer, conn: socket.socket) -> None:
+    read_request(server, conn)
+    conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: /else\r\nTransfer-Encoding: chunked\r\n\r\n")
+    chunk = b"y" * 65536
+    while not server.closed.is_set():
+        conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+
+def test_redirect_with_endless_body_is_cut_at_the_limit(sender: Sender) -> None:
+    """A redirect's body is bounded like any other (requests would read it all to follow it)."""
+    server = RawServer(_redirect_with_endless_body)
+    try:
+        response, took = _timed_send(sender, server.url())
+    finally:
+        server.close()
+    assert (response.status_code, response.body, response.error) == (
+        302,
+        "y" * 4096,
+        "redirect_not_followed",
+    )
+    assert took < TIMEOUT
+    assert len(server.requests) == 1
+
+
+def test_next_attempt_after_a_timeout_succeeds(
+    sender: Sender, receiver: Receiver, hook: str
+) -> None:
+    """A thread whose attempt was cut off delivers its next webhook normally."""
+    receiver.script(hook, Reply(action="dribble", delay=0.3), Reply(200, b"fine"))
+    assert sender.send(receiver.url(hook), HEADERS, BODY).error == "timeout"
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+    assert (response.status_code, response.body, response.error) == (200, "fine", None)
+
+
+def test_a_stalled_receiver_does_not_disturb_other_threads(
+    sender: Sender, silent: RawServer
+) -> None:
+    """While one thread waits out a silent receiver, another's deliveries all succeed."""
+    fast = RawServer(answer_ok)
+    stalled: list[Response] = []
+    waiting = threading.Thread(target=lambda: stalled.append(sender.send(silent.url(), {}, BODY)))
+    try:
+        waiting.start()
+        others = []
+        # Keep sending past the stalled thread's deadline, when its watchdog cuts its socket.
+        deadline = time.monotonic() + TIMEOUT * 1.5
+        while time.monotonic() < deadline:
+            others.append(sender.send(fast.url(), HEADERS, BODY))
+            time.sleep(0.05)
+        waiting.join(timeout=TIMEOUT + 5)
+        connections = fast.connections_before_fence()
+    finally:
+        fast.close()
+
+    assert [r.error for r in stalled] == ["timeout"]
+    assert len(others) >= 5
+    assert {(r.status_code, r.body, r.error) for r in others} == {(200, "ok", None)}
+    assert connections == 1  # its kept-alive socket was never cut
