@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -83,8 +84,10 @@ def baseline(url: str, count: int, threads: int) -> float:
     return time.perf_counter() - began
 
 
-def service(url: str, count: int, concurrency: int, database_url: str, redis_url: str) -> float:
-    """Seconds from the first enqueue to the last `succeeded`, through a real worker."""
+def service(
+    url: str, count: int, concurrency: int, workers: int, database_url: str, redis_url: str
+) -> float:
+    """Seconds from the first enqueue to the last `succeeded`, through real workers."""
     env = child_env(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
@@ -102,11 +105,14 @@ def service(url: str, count: int, concurrency: int, database_url: str, redis_url
         client.post("/v1/events", json={"type": "bench.event", "data": {"n": n}}, headers=auth)
     assert len(collect.ids) == count, len(collect.ids)
     engine = make_engine(database_url)
-    log = Path("/tmp") / "bench-worker.log"
-    command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "--loglevel", "INFO"]
-    command += ["-n", "bench@%h", "--without-mingle", "--without-gossip"]
-    with process(command, env, log):
-        wait_for(lambda: b" ready." in log.read_bytes(), 60, f"the worker (see {log})")
+    with ExitStack() as stack:
+        for number in range(workers):
+            log = Path("/tmp") / f"bench-worker-{number}.log"
+            command = [sys.executable, "-m", "celery", "-A", "worker", "worker"]
+            command += ["--loglevel", "INFO", "-n", f"bench{number}@%h"]
+            command += ["--without-mingle", "--without-gossip"]
+            stack.enter_context(process(command, env, log))
+            wait_for(lambda log=log: b" ready." in log.read_bytes(), 60, f"a worker (see {log})")
         began = time.time()
         unsent = CeleryDispatcher.from_settings(settings).enqueue(collect.ids)
         assert not unsent, f"{len(unsent)} tasks not enqueued"
@@ -129,7 +135,8 @@ def service(url: str, count: int, concurrency: int, database_url: str, redis_url
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=50, help="worker and client threads")
+    parser.add_argument("--concurrency", type=int, default=50, help="threads per worker")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, help="where to create a database")
     args = parser.parse_args()
     print(f"{args.events} deliveries, {args.concurrency} threads, from {ROOT}")
@@ -141,9 +148,10 @@ def main() -> None:
         # Warm the receiver and the loopback path, then measure.
         baseline(url, min(200, args.events), args.concurrency)
         raw = baseline(url, args.events, args.concurrency)
-        ours = service(url, args.events, args.concurrency, database_url, redis_url)
+        ours = service(url, args.events, args.concurrency, args.workers, database_url, redis_url)
     print(f"baseline  requests, {args.concurrency} threads     {rate(args.events, raw)}")
-    print(f"service   worker -P threads -c {args.concurrency:<4}  {rate(args.events, ours)}")
+    label = f"{args.workers} worker(s) -P threads -c {args.concurrency}"
+    print(f"service   {label:<29} {rate(args.events, ours)}")
     print(f"ratio     service / baseline        {raw / ours:8.3f}")
 
 

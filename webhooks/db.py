@@ -8,8 +8,13 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine for `url` (already normalised by Settings)."""
+def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engine:
+    """Create an engine for `url` (already normalised by Settings).
+
+    `pre_ping` tests each connection as it leaves the pool, so that none that died with a
+    database restart is handed out: a round trip per unit of work, which the worker, which
+    retries what fails, does without.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=60)
         _tune_sqlite(engine)
@@ -18,8 +23,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        # A connection that died with a database restart is replaced, not handed out.
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
     )

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, insert, or_, select, update
 
 from webhooks.config import Settings
-from webhooks.delivery import WORKER_LOST
 from webhooks.ids import new_id
+from webhooks.ledger import WORKER_LOST
 from webhooks.models import FAILED, PENDING
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries

@@ -30,6 +30,7 @@ class Watchdog:
         self._cond = threading.Condition()
         self._armed: set[Deadline] = set()
         self._thread: threading.Thread | None = None
+        self._wake_at: float | None = None  # when the watchdog thread next looks
 
     @contextmanager
     def deadline(self, seconds: float) -> Iterator[Deadline]:
@@ -39,7 +40,9 @@ class Watchdog:
         with self._cond:
             self._armed.add(deadline)
             self._start()
-            self._cond.notify()
+            # Deadlines mostly come in order: wake the watchdog only for an earlier one.
+            if self._wake_at is None or deadline.at < self._wake_at:
+                self._cond.notify()
         try:
             yield deadline
         finally:
@@ -76,7 +79,8 @@ class Watchdog:
                             _cut(sock)
                     else:
                         waiting.append(deadline.at)
-                self._cond.wait(timeout=min(waiting) - now if waiting else None)
+                self._wake_at = min(waiting) if waiting else None
+                self._cond.wait(timeout=self._wake_at - now if self._wake_at else None)
 
 
 def _cut(sock: socket.socket) -> None:
