@@ -48,7 +48,7 @@ def create() -> Response:
     body = json_body(EventCreate)
     app = services()
     published = publish(
-        app.sessions,
+        app.engine,
         tenant=tenant_for(body.tenant),
         event_type=body.type,
         data=body.data,

@@ -1,52 +1,73 @@
-"""GET /metrics: the backlog and the endpoints' state, in Prometheus text format."""
+"""GET /metrics: the backlog and the endpoints' state, read from SQL at each scrape."""
 
+from collections.abc import Iterator
 from datetime import datetime
 
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webhooks.models import PENDING, Delivery, Endpoint
 
+# What a scraper that sends no Accept header gets (the classic text format).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-def render(session: Session, now: datetime) -> str:
-    """Read the gauges from SQL (the source of truth) and format them."""
-    pending = Delivery.status == PENDING
-    # Each of these is answered from the partial index of pending deliveries.
-    waiting = session.scalar(select(func.count()).where(pending)) or 0
-    due, oldest = session.execute(
-        select(func.count(), func.min(Delivery.next_attempt_at)).where(
-            pending, Delivery.next_attempt_at <= now
+def render(session: Session, now: datetime, accept: str | None) -> tuple[bytes, str]:
+    """Return the exposition for the `Accept` header, and its content type."""
+    # SQL is the source of truth, so every API process reports the same numbers and no
+    # multiprocess mode is needed under gunicorn.
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Backlog(session, now))
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type
+
+
+class _Backlog(Collector):
+    """Gauges computed from the deliveries and endpoints tables."""
+
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+
+    def collect(self) -> Iterator[Metric]:
+        pending = Delivery.status == PENDING
+        # Each of these is answered from the partial indexes on pending and leased rows.
+        waiting = self.session.scalar(select(func.count()).where(pending)) or 0
+        due, oldest = self.session.execute(
+            select(func.count(), func.min(Delivery.next_attempt_at)).where(
+                pending, Delivery.next_attempt_at <= self.now
+            )
+        ).one()
+        in_flight = self.session.scalar(
+            select(func.count()).where(pending, Delivery.lease_expires_at.is_not(None))
         )
-    ).one()
-    in_flight = session.scalar(
-        select(func.count()).where(pending, Delivery.lease_expires_at.is_not(None))
-    )
-    endpoints: dict[bool, int] = {
-        enabled: number
-        for enabled, number in session.execute(
-            select(Endpoint.enabled, func.count())
-            .where(Endpoint.deleted_at.is_(None))
-            .group_by(Endpoint.enabled)
+        yield GaugeMetricFamily(
+            "webhooks_deliveries_pending", "Deliveries not yet finished.", value=waiting
         )
-    }
-    lines = [
-        *_gauge("webhooks_deliveries_pending", "Deliveries not yet finished.", waiting),
-        *_gauge("webhooks_deliveries_due", "Pending deliveries whose time has come.", due),
-        *_gauge("webhooks_deliveries_in_flight", "Deliveries a worker holds now.", in_flight),
-        *_gauge(
+        yield GaugeMetricFamily(
+            "webhooks_deliveries_due", "Pending deliveries whose time has come.", value=due
+        )
+        yield GaugeMetricFamily(
+            "webhooks_deliveries_in_flight", "Deliveries a worker holds now.", value=in_flight or 0
+        )
+        yield GaugeMetricFamily(
             "webhooks_oldest_due_seconds",
             "How long the longest-waiting due delivery has waited.",
-            (now - oldest).total_seconds() if oldest is not None else 0,
-        ),
-        "# HELP webhooks_endpoints Endpoints by state.",
-        "# TYPE webhooks_endpoints gauge",
-        f'webhooks_endpoints{{state="enabled"}} {endpoints.get(True, 0)}',
-        f'webhooks_endpoints{{state="disabled"}} {endpoints.get(False, 0)}',
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _gauge(name: str, help_text: str, value: float | None) -> list[str]:
-    return [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value or 0}"]
+            value=(self.now - oldest).total_seconds() if oldest is not None else 0,
+        )
+        endpoints = GaugeMetricFamily("webhooks_endpoints", "Endpoints by state.", labels=["state"])
+        counts = {
+            enabled: number
+            for enabled, number in self.session.execute(
+                select(Endpoint.enabled, func.count())
+                .where(Endpoint.deleted_at.is_(None))
+                .group_by(Endpoint.enabled)
+            )
+        }
+        endpoints.add_metric(["enabled"], counts.get(True, 0))
+        endpoints.add_metric(["disabled"], counts.get(False, 0))
+        yield endpoints

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -60,8 +60,8 @@ def readyz() -> Response:
 def prometheus() -> Response:
     """Report the delivery backlog and the endpoints' state."""
     with services().sessions() as session:
-        body = metrics.render(session, utcnow())
-    return Response(body, content_type=metrics.CONTENT_TYPE)
+        body, content_type = metrics.render(session, utcnow(), request.headers.get("Accept"))
+    return Response(body, content_type=content_type)
 
 
 @bp.get("/openapi.json")

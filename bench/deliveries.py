@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import requests
@@ -112,7 +113,7 @@ def service(
             command += ["--loglevel", "INFO", "-n", f"bench{number}@%h"]
             command += ["--without-mingle", "--without-gossip"]
             stack.enter_context(process(command, env, log))
-            wait_for(lambda log=log: b" ready." in log.read_bytes(), 60, f"a worker (see {log})")
+            wait_for(partial(_ready, log), 60, f"a worker (see {log})")
         began = time.time()
         unsent = CeleryDispatcher.from_settings(settings).enqueue(collect.ids)
         assert not unsent, f"{len(unsent)} tasks not enqueued"
@@ -130,6 +131,10 @@ def service(
     # When the last success was recorded, not when this loop noticed it.
     finished = last if last.tzinfo else last.replace(tzinfo=UTC)
     return finished.timestamp() - began
+
+
+def _ready(log: Path) -> bool:
+    return b" ready." in log.read_bytes()
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ Layers, as in Flask's tutorial: `env` (what every process of a test sees) -> `se
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -57,9 +57,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     `@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)`.
     """
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'webhooks.db'}"
-        upgrade(url)
-        return url
+        sqlite_url = f"sqlite:///{tmp_path / 'webhooks.db'}"
+        upgrade(sqlite_url)
+        return sqlite_url
     url: str = request.getfixturevalue("postgres_database")
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -161,7 +161,9 @@ def _report(request: pytest.FixtureRequest, name: str, process: CeleryProcess) -
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Keep each phase's report on the item, so fixtures can tell whether the test failed."""
     report = yield
     setattr(item, f"rep_{report.when}", report)

@@ -16,18 +16,6 @@ def _settings() -> Settings:
         raise click.ClickException(exc.detail) from None
 
 
-# Flower 2.2 serves /metrics without the basic auth that guards its other pages
-# (flower/views/monitor.py): put the same check in front of it before Flower starts.
-_FLOWER = """
-import sys, tornado.web
-from flower.views import monitor
-monitor.Metrics.get = tornado.web.authenticated(monitor.Metrics.get)
-from celery.__main__ import main
-sys.argv[0] = "celery"
-main()
-"""
-
-
 @click.group()
 @click.version_option(package_name="webhooks")
 def main() -> None:
@@ -69,7 +57,8 @@ def flower(port: int, basic_auth: str, address: str | None) -> None:
         address = "0.0.0.0" if basic_auth else "127.0.0.1"
     if address not in ("127.0.0.1", "localhost", "::1") and not basic_auth:
         raise click.ClickException("set FLOWER_BASIC_AUTH to let Flower listen beyond loopback")
-    command = [sys.executable, "-c", _FLOWER, "-A", "worker", "flower"]
+    # Through worker.flower: Flower 2.2 leaves /metrics open even with basic auth.
+    command = [sys.executable, "-m", "worker.flower", "-A", "worker", "flower"]
     command += [f"--port={port}", f"--address={address}"]
     if basic_auth:
         command.append(f"--basic-auth={basic_auth}")
@@ -88,3 +77,7 @@ def receive(port: int, secret: str | None, status: int) -> None:
     from webhooks.receiver import serve
 
     serve(port, secret, status)
+
+
+if __name__ == "__main__":
+    main()

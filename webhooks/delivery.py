@@ -67,7 +67,7 @@ class Deliverer:
         """Decide what an attempt's response means for the delivery and its endpoint."""
         verdict = classify(response.status_code, response.error)
         status, next_attempt_at = SUCCEEDED, None
-        streak: Streak = "reset" if claim.failure_count else "keep"
+        streak: Streak = "reset"  # any success ends a failure streak, a write only if there is one
         if verdict is not Verdict.SUCCEEDED:
             streak = "gone" if response.status_code == 410 else "fail"
             status, next_attempt_at = self._next_attempt(claim, response, now)

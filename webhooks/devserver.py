@@ -50,6 +50,11 @@ def run(port: int, flower_port: int) -> int:
             )
     children: list[Child] = []
     status = 1
+    # Each child has a session of its own, so a supervisor killed by SIGTERM or SIGHUP (`kill`,
+    # a closed terminal or IDE) would leave them all running: until _supervise takes over, those
+    # interrupt the start-up like Ctrl-C, and the `finally` stops what was started.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
     try:
         if not _redis_answers(settings.redis_url):
             redis_port = _free_port()
@@ -77,7 +82,9 @@ def _commands(port: int, flower_port: int) -> dict[str, list[str]]:
         name: shlex.split(line)
         for name, line in {
             "api": python + f"gunicorn --bind 127.0.0.1:{port} --workers 2 --threads 4"
-            " --graceful-timeout 5 --access-logfile - 'api:create_app()'",
+            # No control socket: gunicorn's default one is shared by every gunicorn of
+            # the user, in the home directory, and a second one would take it over.
+            " --graceful-timeout 5 --no-control-socket --access-logfile - 'api:create_app()'",
             "worker": celery + "worker --loglevel INFO",
             "beat": celery + f"beat --loglevel INFO --schedule {STATE_DIR}/celerybeat-schedule",
             "flower": celery + f"flower --address=127.0.0.1 --port={flower_port}",
@@ -206,8 +213,9 @@ def _supervise(children: list[Child]) -> int:
 
 def _stop(children: list[Child]) -> None:
     """Stop the services, then the Redis they used; kill whatever outstays STOP_SECONDS."""
-    # Ignore further Ctrl-C: a second one must not leave half the children running.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ignore further stop signals: a second one must not leave half the children running.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     services = [child for name, child in children if name != "redis"]
     brokers = [child for name, child in children if name == "redis"]
     for group in (services, brokers):

@@ -6,25 +6,45 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
 
 from webhooks.errors import Conflict
 from webhooks.ids import new_id
 from webhooks.matching import matches
-from webhooks.models import PENDING, Delivery, Endpoint, Event
+from webhooks.models import PENDING
+from webhooks.models import deliveries_table as deliveries
+from webhooks.models import endpoints_table as endpoints
+from webhooks.models import events_table as events
 from webhooks.times import rfc3339
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
+class StoredEvent:
+    """What the response tells about a stored event."""
+
+    id: str
+    type: str
+    tenant: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredDelivery:
+    """A delivery created for an event."""
+
+    id: str
+    endpoint_id: str
+
+
+@dataclass(frozen=True)
 class Published:
     """The stored event and its deliveries; `replayed` when an idempotency key matched."""
 
-    event: Event
-    deliveries: list[Delivery]
+    event: StoredEvent
+    deliveries: list[StoredDelivery]
     replayed: bool = False
 
 
@@ -41,7 +61,7 @@ def request_hash(event_type: str, tenant: str, data: dict[str, Any]) -> str:
 
 
 def publish(
-    sessions: sessionmaker[Session],
+    engine: Engine,
     *,
     tenant: str,
     event_type: str,
@@ -52,18 +72,18 @@ def publish(
     """Store the event and its deliveries in one transaction, or return the earlier one."""
     fingerprint = request_hash(event_type, tenant, data) if idempotency_key else None
     try:
-        with sessions.begin() as session:
-            return _publish(session, tenant, event_type, data, now, idempotency_key, fingerprint)
+        with engine.begin() as conn:
+            return _publish(conn, tenant, event_type, data, now, idempotency_key, fingerprint)
     except IntegrityError:
         if idempotency_key is None:
             raise
         # Two requests raced with one key: the other committed first, so answer as it did.
-        with sessions.begin() as session:
-            return _publish(session, tenant, event_type, data, now, idempotency_key, fingerprint)
+        with engine.begin() as conn:
+            return _publish(conn, tenant, event_type, data, now, idempotency_key, fingerprint)
 
 
 def _publish(
-    session: Session,
+    conn: Connection,
     tenant: str,
     event_type: str,
     data: dict[str, Any],
@@ -71,62 +91,72 @@ def _publish(
     idempotency_key: str | None,
     fingerprint: str | None,
 ) -> Published:
+    # Core statements, not the ORM's unit of work: this runs once per event received.
     if idempotency_key is not None:
-        earlier = session.scalars(
-            select(Event).where(Event.tenant == tenant, Event.idempotency_key == idempotency_key)
+        earlier = conn.execute(
+            select(events.c.id, events.c.type, events.c.created_at, events.c.request_hash).where(
+                events.c.tenant == tenant, events.c.idempotency_key == idempotency_key
+            )
         ).one_or_none()
         if earlier is not None and earlier.created_at > now - IDEMPOTENCY_WINDOW:
             if earlier.request_hash != fingerprint:
                 raise Conflict(
                     "this Idempotency-Key was already used with a different request body"
                 )
-            # In the first response's order (by endpoint): ids made within one millisecond
-            # need not sort in the order they were made.
-            found = session.scalars(
-                select(Delivery)
-                .where(Delivery.event_id == earlier.id)
-                .order_by(Delivery.endpoint_id)
-            ).all()
-            return Published(earlier, list(found), replayed=True)
+            found = conn.execute(
+                select(deliveries.c.id, deliveries.c.endpoint_id)
+                .where(deliveries.c.event_id == earlier.id)
+                .order_by(deliveries.c.endpoint_id)  # the first response's order
+            )
+            stored = StoredEvent(earlier.id, earlier.type, tenant, earlier.created_at)
+            return Published(stored, [StoredDelivery(*row) for row in found], replayed=True)
         if earlier is not None:
             # Past the window the key is free again; the old event keeps its history.
-            session.execute(
-                update(Event).where(Event.id == earlier.id).values(idempotency_key=None)
+            conn.execute(
+                update(events).where(events.c.id == earlier.id).values(idempotency_key=None)
             )
-    event = Event(
-        id=new_id("evt"),
-        tenant=tenant,
-        type=event_type,
-        payload=encode_payload(event_type, now, data),
-        idempotency_key=idempotency_key,
-        request_hash=fingerprint,
-        created_at=now,
-    )
-    session.add(event)
-    subscribers = session.execute(
-        select(Endpoint.id, Endpoint.event_types)
-        .where(Endpoint.tenant == tenant, Endpoint.enabled, Endpoint.deleted_at.is_(None))
-        .order_by(Endpoint.id)
-    ).all()
-    created = [
-        Delivery(
-            id=new_id("dlv"),
+    event = StoredEvent(new_id("evt"), event_type, tenant, now)
+    conn.execute(
+        insert(events).values(
+            id=event.id,
             tenant=tenant,
-            event_id=event.id,
-            endpoint_id=endpoint.id,
-            status=PENDING,
-            attempt_count=0,
-            run_start=0,
-            next_attempt_at=now,
-            # Marked as queued now: the caller enqueues right after commit, and if that
-            # fails the scheduler takes these over once the mark is stale.
-            queued_until=now,
+            type=event_type,
+            payload=encode_payload(event_type, now, data),
+            idempotency_key=idempotency_key,
+            request_hash=fingerprint,
             created_at=now,
-            updated_at=now,
         )
+    )
+    subscribers = conn.execute(
+        select(endpoints.c.id, endpoints.c.event_types)
+        .where(endpoints.c.tenant == tenant, endpoints.c.enabled, endpoints.c.deleted_at.is_(None))
+        .order_by(endpoints.c.id)
+    )
+    created = [
+        StoredDelivery(new_id("dlv"), endpoint.id)
         for endpoint in subscribers
         if matches(endpoint.event_types, event_type)
     ]
-    session.add_all(created)
-    session.flush()
+    if created:
+        conn.execute(
+            insert(deliveries),
+            [
+                {
+                    "id": delivery.id,
+                    "tenant": tenant,
+                    "event_id": event.id,
+                    "endpoint_id": delivery.endpoint_id,
+                    "status": PENDING,
+                    "attempt_count": 0,
+                    "run_start": 0,
+                    "next_attempt_at": now,
+                    # Marked as queued now: the caller enqueues right after commit, and if
+                    # that fails the scheduler takes these over once the mark is stale.
+                    "queued_until": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for delivery in created
+            ],
+        )
     return Published(event, created)

@@ -31,7 +31,7 @@ WORKER_LOST = "worker_lost"
 # Countdown tasks may run a little early on a worker whose clock runs ahead.
 CLOCK_SKEW = timedelta(seconds=1)
 
-Streak = Literal["keep", "reset", "fail", "gone"]
+Streak = Literal["reset", "fail", "gone"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,6 @@ class Claim:
     url: str
     secrets: tuple[str, ...]
     payload: bytes
-    failure_count: int
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,6 @@ _TARGET = (
     endpoints.c.previous_secret_expires_at,
     endpoints.c.enabled,
     endpoints.c.deleted_at,
-    endpoints.c.failure_count,
     events.c.payload,
 )
 CLAIM = update(deliveries).where(*_DUE).values(**_TAKE).returning(*_HELD)
@@ -139,7 +137,7 @@ FINISH = (
         queued_until=None,
         **_AFTER,
     )
-    .returning(deliveries.c.status)
+    .returning(deliveries.c.status, deliveries.c.endpoint_id)
 )
 # A retry never revives a delivery cancelled while its attempt was in flight (endpoint
 # deleted or disabled meanwhile); a final outcome above is recorded as it happened.
@@ -276,7 +274,6 @@ class Ledger:
             url=target.url,
             secrets=tuple(secrets),
             payload=bytes(target.payload),
-            failure_count=target.failure_count,
         )
 
     def _apply_streak(
@@ -315,7 +312,7 @@ class PostgresLedger(Ledger):
             return self._checked(conn, delivery_id, token, row, row, now)
 
     def record(self, claim: Claim, attempt: AttemptRecord, now: datetime) -> str | None:
-        if attempt.status != SUCCEEDED or attempt.streak != "keep":
+        if attempt.status != SUCCEEDED:
             return super().record(claim, attempt, now)  # failures: the streak needs a txn
         params = {
             **_attempt_params(claim, attempt),
@@ -343,7 +340,8 @@ CLAIM_WITH_TARGET = (
     .values(**_TAKE)
     .returning(*_HELD, *_TARGET)
 )
-# ...and change the delivery and insert its attempt in one statement, atomically.
+# ...and change the delivery, insert its attempt and end the endpoint's failure streak (a
+# write only when there is one) in one statement, atomically.
 _FINISHED = FINISH.cte("finished")
 RECORD_SUCCESS = select(_FINISHED.c.status).add_cte(
     insert(attempts)
@@ -351,7 +349,11 @@ RECORD_SUCCESS = select(_FINISHED.c.status).add_cte(
         _ATTEMPT_COLUMNS,
         select(*(_ATTEMPT_VALUES[name] for name in _ATTEMPT_COLUMNS)).select_from(_FINISHED),
     )
-    .cte("recorded")
+    .cte("recorded"),
+    update(endpoints)
+    .where(endpoints.c.id == _FINISHED.c.endpoint_id, endpoints.c.failure_count > 0)
+    .values(failure_count=0, failing_since=None)
+    .cte("streak_ended"),
 )
 
 

@@ -2,38 +2,23 @@
 
 import json
 import re
-from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import TENANT_KEY
-from tests.support import wait_until
+from tests.support.api import (
+    RFC3339,
+    TENANT_KEY,
+    create_endpoint,
+    json_body,
+    keyed_client,
+    post_event,
+    send_event,
+    wait_for_delivery,
+)
 from tests.support.processes import CeleryProcess
 from tests.support.receiver import Receiver
-
-
-def create_endpoint(client: FlaskClient, url: str, **fields: Any) -> dict[str, Any]:
-    """Register an endpoint through the API and return it (with its secret)."""
-    response = client.post("/v1/endpoints", json={"url": url, **fields})
-    assert response.status_code == 201, response.json
-    return response.json
-
-
-def send_event(client: FlaskClient, event_type: str, data: dict[str, Any], **kw: Any) -> Any:
-    """Send an event through the API; return the response."""
-    return client.post("/v1/events", json={"type": event_type, "data": data}, **kw)
-
-
-def wait_for_status(client: FlaskClient, delivery_id: str, status: str) -> dict[str, Any]:
-    """Wait until the API reports a delivery in `status`; return the delivery."""
-
-    def check() -> dict[str, Any] | None:
-        delivery = client.get(f"/v1/deliveries/{delivery_id}").json
-        return delivery if delivery["status"] == status else None
-
-    return wait_until(check, message=f"{delivery_id} never became {status}")
 
 
 def test_event_reaches_matching_endpoints_signed(
@@ -44,9 +29,7 @@ def test_event_reaches_matching_endpoints_signed(
     prefix = create_endpoint(client, receiver.url("/prefix"), event_types=["invoice.*"])
     other = create_endpoint(client, receiver.url("/other"), event_types=["customer.created"])
 
-    response = send_event(client, "invoice.paid", {"invoice": "in_1", "amount": 4200})
-    assert response.status_code == 202
-    event = response.json
+    event = post_event(client, "invoice.paid", {"invoice": "in_1", "amount": 4200})
     assert {d["endpoint_id"] for d in event["deliveries"]} == {exact["id"], prefix["id"]}
 
     for endpoint, path in ((exact, "/exact"), (prefix, "/prefix")):
@@ -56,15 +39,15 @@ def test_event_reaches_matching_endpoints_signed(
         assert list(payload) == ["type", "timestamp", "data"]
         assert payload["type"] == "invoice.paid"
         assert payload["data"] == {"invoice": "in_1", "amount": 4200}
-        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", payload["timestamp"])
+        assert re.fullmatch(RFC3339, payload["timestamp"])
         assert request.headers["webhook-id"] == event["id"]
         assert request.headers["content-type"] == "application/json"
         assert request.headers["user-agent"].startswith("webhooks/")
     for delivery in event["deliveries"]:
-        wait_for_status(client, delivery["id"], "succeeded")
+        wait_for_delivery(client, delivery["id"], "succeeded")
 
     # The third endpoint is alive: it gets the next event of its own type, and only that.
-    marker = send_event(client, "customer.created", {"customer": "cus_1"}).json
+    marker = post_event(client, "customer.created", {"customer": "cus_1"})
     (request,) = receiver.wait_for(1, "/other")
     assert request.headers["webhook-id"] == marker["id"]
     Webhook(other["secret"]).verify(request.body, request.headers)
@@ -75,21 +58,20 @@ def test_tenant_event_reaches_only_its_tenant(
     app: Flask, client: FlaskClient, receiver: Receiver, worker: CeleryProcess
 ) -> None:
     """An event of tenant "acme" reaches acme's endpoints only, not the default tenant's."""
-    acme = app.test_client()
-    acme.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TENANT_KEY}"
+    acme = keyed_client(app, TENANT_KEY)
     ours = create_endpoint(acme, receiver.url("/acme"))
     theirs = create_endpoint(client, receiver.url("/default"))
     assert (ours["tenant"], theirs["tenant"]) == ("acme", "default")
 
-    event = send_event(acme, "invoice.paid", {"invoice": "in_acme"}).json
+    event = post_event(acme, "invoice.paid", {"invoice": "in_acme"})
     assert event["tenant"] == "acme"
     assert [d["endpoint_id"] for d in event["deliveries"]] == [ours["id"]]
     (request,) = receiver.wait_for(1, "/acme")
     assert request.headers["webhook-id"] == event["id"]
-    wait_for_status(client, event["deliveries"][0]["id"], "succeeded")
+    wait_for_delivery(client, event["deliveries"][0]["id"], "succeeded")
 
     # The default tenant's endpoint works, and all it ever saw is its own tenant's event.
-    marker = send_event(client, "invoice.paid", {"invoice": "in_default"}).json
+    marker = post_event(client, "invoice.paid", {"invoice": "in_default"})
     (request,) = receiver.wait_for(1, "/default")
     assert request.headers["webhook-id"] == marker["id"]
     assert len(receiver.received("/acme")) == 1
@@ -101,25 +83,24 @@ def test_idempotency_key_replay_sends_nothing_new(
     """Replaying a request with its Idempotency-Key answers as before and sends nothing new."""
     create_endpoint(client, receiver.url("/hook"))
     key = {"Idempotency-Key": "order-42-paid"}
-    first = send_event(client, "order.paid", {"order": 42}, headers=key)
-    assert first.status_code == 202
+    first = post_event(client, "order.paid", {"order": 42}, headers=key)
     receiver.wait_for(1, "/hook")
-    (delivery,) = first.json["deliveries"]
-    wait_for_status(client, delivery["id"], "succeeded")
+    (delivery,) = first["deliveries"]
+    wait_for_delivery(client, delivery["id"], "succeeded")
 
     replay = send_event(client, "order.paid", {"order": 42}, headers=key)
     assert replay.status_code == 200
-    assert replay.json == first.json
+    assert replay.json == first
 
     # A later event is delivered; had the replay queued anything, it would have gone before it.
-    marker = send_event(client, "order.paid", {"order": 43}).json
+    marker = post_event(client, "order.paid", {"order": 43})
     requests = receiver.wait_for(2, "/hook")
     assert [json.loads(r.body)["data"]["order"] for r in requests] == [42, 43]
-    wait_for_status(client, marker["deliveries"][0]["id"], "succeeded")
+    wait_for_delivery(client, marker["deliveries"][0]["id"], "succeeded")
     assert [r.headers["webhook-id"] for r in receiver.received("/hook")] == [
-        first.json["id"],
+        first["id"],
         marker["id"],
     ]
-    deliveries = client.get("/v1/deliveries", query_string={"event_id": first.json["id"]}).json
+    deliveries = json_body(client.get("/v1/deliveries", query_string={"event_id": first["id"]}))
     assert [d["id"] for d in deliveries["data"]] == [delivery["id"]]
     assert deliveries["data"][0]["attempt_count"] == 1

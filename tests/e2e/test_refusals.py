@@ -1,11 +1,17 @@
 """Answers that end or divert delivery: 410 Gone, redirects, and addresses the guard blocks."""
 
-from typing import Any
-
 import pytest
 from flask.testing import FlaskClient
 
-from tests.support import wait_until
+from tests.support.api import (
+    create_endpoint,
+    deliveries_by_endpoint,
+    get_delivery,
+    get_endpoint,
+    post_event,
+    wait_for_attempts,
+    wait_for_delivery,
+)
 from tests.support.processes import start_worker
 from tests.support.receiver import Receiver, Reply
 
@@ -16,65 +22,36 @@ def env(env: dict[str, str]) -> dict[str, str]:
     return {**env, "WEBHOOKS_RETRY_SCHEDULE": "60"}
 
 
-def create_endpoint(client: FlaskClient, url: str) -> str:
-    """Register an endpoint for every event type; return its id."""
-    response = client.post("/v1/endpoints", json={"url": url})
-    assert response.status_code == 201, response.json
-    return str(response.json["id"])
-
-
-def send_event(client: FlaskClient) -> dict[str, str]:
-    """Send an event; return its deliveries as {endpoint id: delivery id}."""
-    response = client.post("/v1/events", json={"type": "invoice.paid", "data": {}})
-    assert response.status_code == 202, response.json
-    return {d["endpoint_id"]: d["id"] for d in response.json["deliveries"]}
-
-
 def send_event_to(client: FlaskClient, receiver: Receiver, *paths: str) -> list[str]:
     """Register one endpoint per receiver path, send one event; return deliveries in path order."""
-    endpoint_ids = [create_endpoint(client, receiver.url(path)) for path in paths]
-    deliveries = send_event(client)
+    endpoint_ids = [create_endpoint(client, receiver.url(path))["id"] for path in paths]
+    deliveries = deliveries_by_endpoint(post_event(client))
     return [deliveries[endpoint_id] for endpoint_id in endpoint_ids]
-
-
-def delivery(client: FlaskClient, delivery_id: str) -> dict[str, Any]:
-    """The delivery as the API shows it."""
-    return client.get(f"/v1/deliveries/{delivery_id}").json
-
-
-def attempts_of(client: FlaskClient, delivery_id: str, count: int) -> list[dict[str, Any]]:
-    """Wait until a delivery has `count` recorded attempts; return them, oldest first."""
-
-    def check() -> list[dict[str, Any]] | None:
-        found = client.get(f"/v1/deliveries/{delivery_id}/attempts").json["data"]
-        return found if len(found) >= count else None
-
-    return wait_until(check, message=f"{delivery_id} never had {count} attempts")
 
 
 @pytest.mark.usefixtures("worker")
 def test_gone_disables_the_endpoint(client: FlaskClient, receiver: Receiver) -> None:
     """A 410 disables the endpoint, fails its delivery at once and cancels the pending ones."""
     receiver.script("/gone", Reply(500), Reply(410, body=b"unsubscribed"))
-    gone = create_endpoint(client, receiver.url("/gone"))
-    other = create_endpoint(client, receiver.url("/other"))
-    parked = send_event(client)[gone]
+    gone = create_endpoint(client, receiver.url("/gone"))["id"]
+    other = create_endpoint(client, receiver.url("/other"))["id"]
+    parked = deliveries_by_endpoint(post_event(client))[gone]
     # The 500 leaves this delivery pending, its retry a minute away.
-    attempts_of(client, parked, 1)
-    assert delivery(client, parked)["status"] == "pending"
+    wait_for_attempts(client, parked, 1)
+    assert get_delivery(client, parked)["status"] == "pending"
 
-    refused = send_event(client)[gone]
-    (attempt,) = attempts_of(client, refused, 1)
+    refused = deliveries_by_endpoint(post_event(client))[gone]
+    (attempt,) = wait_for_attempts(client, refused, 1)
     assert (attempt["status_code"], attempt["response_body"]) == (410, "unsubscribed")
     # Recorded in the attempt's own transaction: visible together with the attempt.
-    endpoint = client.get(f"/v1/endpoints/{gone}").json
+    endpoint = get_endpoint(client, gone)
     assert (endpoint["enabled"], endpoint["disabled_reason"]) == (False, "gone")
-    assert delivery(client, refused)["status"] == "failed"
-    assert delivery(client, refused)["attempt_count"] == 1
-    assert delivery(client, parked)["status"] == "cancelled"
+    assert get_delivery(client, refused)["status"] == "failed"
+    assert get_delivery(client, refused)["attempt_count"] == 1
+    assert get_delivery(client, parked)["status"] == "cancelled"
 
     # The next event goes to the other endpoint only.
-    assert list(send_event(client)) == [other]
+    assert list(deliveries_by_endpoint(post_event(client))) == [other]
     receiver.wait_for(3, "/other")
     assert len(receiver.received("/gone")) == 2
 
@@ -88,11 +65,11 @@ def test_redirect_is_not_followed(client: FlaskClient, receiver: Receiver) -> No
     ids = send_event_to(client, receiver, "/302", "/307")
 
     for status, delivery_id in zip((302, 307), ids, strict=True):
-        (attempt,) = attempts_of(client, delivery_id, 1)
+        (attempt,) = wait_for_attempts(client, delivery_id, 1)
         assert (attempt["status_code"], attempt["error"]) == (status, "redirect_not_followed")
         assert attempt["outcome"] == "failure"
         # A failure like any other: retried by the schedule.
-        assert delivery(client, delivery_id)["status"] == "pending"
+        assert get_delivery(client, delivery_id)["status"] == "pending"
     assert receiver.received("/target") == []
 
 
@@ -104,10 +81,10 @@ def test_blocked_address_gets_nothing(
     worker = start_worker({**env, "WEBHOOKS_ALLOW_NETWORKS": ""})
     try:
         (delivery_id,) = send_event_to(client, receiver, "/hook")
-        wait_until(lambda: delivery(client, delivery_id)["status"] == "failed")
+        wait_for_delivery(client, delivery_id, "failed")
     finally:
         worker.stop()
-    (attempt,) = attempts_of(client, delivery_id, 1)
+    (attempt,) = wait_for_attempts(client, delivery_id, 1)
     assert (attempt["error"], attempt["status_code"]) == ("blocked_address", None)
-    assert delivery(client, delivery_id)["attempt_count"] == 1
+    assert get_delivery(client, delivery_id)["attempt_count"] == 1
     assert receiver.received() == []

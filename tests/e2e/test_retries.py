@@ -1,13 +1,18 @@
 """Retries: the schedule re-sends failures, gives up after its last step, and a user can resend."""
 
 import json
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from standardwebhooks.webhooks import Webhook
 
-from tests.support import wait_until
+from tests.support.api import (
+    attempts_of,
+    create_endpoint,
+    json_body,
+    post_event,
+    wait_for_delivery,
+)
 from tests.support.processes import CeleryProcess
 from tests.support.receiver import Receiver, Reply
 
@@ -20,36 +25,11 @@ def env(env: dict[str, str]) -> dict[str, str]:
     return {**env, "WEBHOOKS_RETRY_SCHEDULE": ",".join(map(str, SCHEDULE))}
 
 
-def create_endpoint(client: FlaskClient, url: str) -> dict[str, Any]:
-    """Register an endpoint through the API and return it (with its secret)."""
-    response = client.post("/v1/endpoints", json={"url": url})
-    assert response.status_code == 201, response.json
-    return response.json
-
-
-def send_event(client: FlaskClient) -> tuple[str, str]:
+def send_one(client: FlaskClient) -> tuple[str, str]:
     """Send an event that reaches exactly one endpoint; return (event id, delivery id)."""
-    response = client.post("/v1/events", json={"type": "invoice.paid", "data": {"n": 1}})
-    assert response.status_code == 202, response.json
-    (delivery,) = response.json["deliveries"]
-    return response.json["id"], delivery["id"]
-
-
-def wait_for_status(client: FlaskClient, delivery_id: str, status: str) -> dict[str, Any]:
-    """Wait until the API reports a delivery in `status`; return the delivery."""
-
-    def check() -> dict[str, Any] | None:
-        delivery = client.get(f"/v1/deliveries/{delivery_id}").json
-        return delivery if delivery["status"] == status else None
-
-    return wait_until(check, message=f"{delivery_id} never became {status}")
-
-
-def attempts_of(client: FlaskClient, delivery_id: str) -> list[dict[str, Any]]:
-    """The audit trail of a delivery, oldest first, as the API shows it."""
-    response = client.get(f"/v1/deliveries/{delivery_id}/attempts")
-    assert response.status_code == 200
-    return response.json["data"]
+    event = post_event(client, data={"n": 1})
+    (delivery,) = event["deliveries"]
+    return event["id"], delivery["id"]
 
 
 def test_failures_then_success_are_retried_and_audited(
@@ -63,9 +43,9 @@ def test_failures_then_success_are_retried_and_audited(
         Reply(200, body=b'{"ok":true}'),
     )
     endpoint = create_endpoint(client, receiver.url("/hook"))
-    event_id, delivery_id = send_event(client)
+    event_id, delivery_id = send_one(client)
 
-    delivery = wait_for_status(client, delivery_id, "succeeded")
+    delivery = wait_for_delivery(client, delivery_id, "succeeded")
     assert (delivery["attempt_count"], delivery["last_status_code"]) == (3, 200)
     requests = receiver.received("/hook")
     assert len(requests) == 3
@@ -94,9 +74,9 @@ def test_always_failing_receiver_ends_failed(
     """A receiver that always fails gets one attempt plus one per step, then the delivery fails."""
     receiver.script("/hook", Reply(500, body=b"still broken"))
     create_endpoint(client, receiver.url("/hook"))
-    _, delivery_id = send_event(client)
+    _, delivery_id = send_one(client)
 
-    delivery = wait_for_status(client, delivery_id, "failed")
+    delivery = wait_for_delivery(client, delivery_id, "failed")
     expected = 1 + len(SCHEDULE)
     assert delivery["attempt_count"] == expected
     assert len(receiver.received("/hook")) == expected
@@ -113,18 +93,17 @@ def test_manual_retry_resends_a_succeeded_delivery(
     """POST /retry sends a succeeded delivery again, same webhook-id, attempt numbers going on."""
     receiver.script("/hook", Reply(200, body=b"first"), Reply(200, body=b"second"))
     create_endpoint(client, receiver.url("/hook"))
-    event_id, delivery_id = send_event(client)
-    wait_for_status(client, delivery_id, "succeeded")
+    event_id, delivery_id = send_one(client)
+    wait_for_delivery(client, delivery_id, "succeeded")
     receiver.wait_for(1, "/hook")
 
-    response = client.post(f"/v1/deliveries/{delivery_id}/retry")
-    assert response.status_code == 202
-    assert (response.json["id"], response.json["status"]) == (delivery_id, "pending")
+    retried = json_body(client.post(f"/v1/deliveries/{delivery_id}/retry"), 202)
+    assert (retried["id"], retried["status"]) == (delivery_id, "pending")
 
     first, second = receiver.wait_for(2, "/hook")
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == event_id
     assert json.loads(second.body) == json.loads(first.body)
-    delivery = wait_for_status(client, delivery_id, "succeeded")
+    delivery = wait_for_delivery(client, delivery_id, "succeeded")
     assert (delivery["attempt_count"], delivery["last_status_code"]) == (2, 200)
     attempts = attempts_of(client, delivery_id)
     assert [(a["number"], a["response_body"]) for a in attempts] == [(1, "first"), (2, "second")]

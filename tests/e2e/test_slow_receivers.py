@@ -1,11 +1,9 @@
 """Slow receivers: a hanging one is cut at the timeout, a 429's Retry-After is waited out."""
 
-from typing import Any
-
 import pytest
 from flask.testing import FlaskClient
 
-from tests.support import wait_until
+from tests.support.api import attempts_of, create_endpoint, post_event, wait_for_delivery
 from tests.support.processes import CeleryProcess
 from tests.support.receiver import Receiver, Reply
 
@@ -20,22 +18,9 @@ def env(env: dict[str, str]) -> dict[str, str]:
 
 def deliver_to(client: FlaskClient, url: str) -> str:
     """Register `url` and send it one event; return the delivery id."""
-    response = client.post("/v1/endpoints", json={"url": url})
-    assert response.status_code == 201, response.json
-    response = client.post("/v1/events", json={"type": "invoice.paid", "data": {}})
-    assert response.status_code == 202, response.json
-    (delivery,) = response.json["deliveries"]
+    create_endpoint(client, url)
+    (delivery,) = post_event(client)["deliveries"]
     return str(delivery["id"])
-
-
-def wait_for_status(client: FlaskClient, delivery_id: str, status: str) -> dict[str, Any]:
-    """Wait until the API reports a delivery in `status`; return the delivery."""
-
-    def check() -> dict[str, Any] | None:
-        delivery = client.get(f"/v1/deliveries/{delivery_id}").json
-        return delivery if delivery["status"] == status else None
-
-    return wait_until(check, message=f"{delivery_id} never became {status}")
 
 
 def test_hanging_receiver_is_cut_at_the_timeout_and_retried(
@@ -45,10 +30,10 @@ def test_hanging_receiver_is_cut_at_the_timeout_and_retried(
     receiver.script("/hook", Reply(200, delay=TIMEOUT_SECONDS + 4), Reply(200, body=b"ok"))
     delivery_id = deliver_to(client, receiver.url("/hook"))
 
-    delivery = wait_for_status(client, delivery_id, "succeeded")
+    delivery = wait_for_delivery(client, delivery_id, "succeeded")
     assert delivery["attempt_count"] == 2
     assert len(receiver.received("/hook")) == 2
-    hung, answered = client.get(f"/v1/deliveries/{delivery_id}/attempts").json["data"]
+    hung, answered = attempts_of(client, delivery_id)
     assert (hung["error"], hung["status_code"], hung["outcome"]) == ("timeout", None, "failure")
     # Cut at the timeout: not before it, and not by waiting for the receiver's late answer.
     timeout_ms = TIMEOUT_SECONDS * 1000
@@ -63,9 +48,9 @@ def test_retry_after_on_429_is_waited_out(
     receiver.script("/hook", Reply(429, headers={"Retry-After": "1"}), Reply(200))
     delivery_id = deliver_to(client, receiver.url("/hook"))
 
-    wait_for_status(client, delivery_id, "succeeded")
+    wait_for_delivery(client, delivery_id, "succeeded")
     limited, retried = receiver.received("/hook")
     # The schedule alone would have come back after about 0.3 s.
     assert retried.at - limited.at >= 1.0
-    attempts = client.get(f"/v1/deliveries/{delivery_id}/attempts").json["data"]
+    attempts = attempts_of(client, delivery_id)
     assert [a["status_code"] for a in attempts] == [429, 200]

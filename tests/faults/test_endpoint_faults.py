@@ -8,7 +8,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
 from tests.support import wait_until
-from tests.support.faults import create_endpoint, post_event
+from tests.support.api import (
+    attempts_of,
+    create_endpoint,
+    get_delivery,
+    get_endpoint,
+    json_body,
+    post_event,
+    wait_for_attempts,
+    wait_for_delivery,
+)
 from tests.support.processes import CeleryProcess
 from tests.support.receiver import Receiver, Reply
 from webhooks.models import deliveries_table
@@ -31,24 +40,10 @@ def env(env: dict[str, str], request: pytest.FixtureRequest) -> dict[str, str]:
     return {**env, **getattr(request, "param", {})}
 
 
-def delivery(client: FlaskClient, delivery_id: str) -> dict[str, Any]:
-    """A delivery as the API shows it."""
-    found: dict[str, Any] = client.get(f"/v1/deliveries/{delivery_id}").json
-    return found
-
-
-def wait_for_delivery(client: FlaskClient, delivery_id: str, status: str) -> dict[str, Any]:
-    """Wait until the API shows a delivery in `status`."""
-    return wait_until(
-        lambda: (found := delivery(client, delivery_id))["status"] == status and found,
-        timeout=30,
-        message=f"{delivery_id} never became {status}: {delivery(client, delivery_id)}",
-    )
-
-
 def streak(client: FlaskClient, endpoint_id: str) -> dict[str, Any]:
     """The endpoint's current failure streak."""
-    found: dict[str, Any] = client.get(f"/v1/endpoints/{endpoint_id}/stats").json["failure_streak"]
+    stats = json_body(client.get(f"/v1/endpoints/{endpoint_id}/stats"))
+    found: dict[str, Any] = stats["failure_streak"]
     return found
 
 
@@ -70,32 +65,29 @@ def test_failing_endpoint_is_disabled_and_re_enabling_resets_the_streak(
     """3 failures over 1 s disable the endpoint and cancel its deliveries; PATCH starts afresh."""
     receiver.script("/hook", 500)
     endpoint = create_endpoint(client, receiver.url("/hook"))
-    deliveries = [post_event(client, n)["deliveries"][0]["id"] for n in range(2)]
+    deliveries = [post_event(client, data={"n": n})["deliveries"][0]["id"] for n in range(2)]
 
     disabled = wait_until(
-        lambda: (
-            (found := client.get(f"/v1/endpoints/{endpoint['id']}").json)["enabled"] is False
-            and found
-        ),
+        lambda: (found := get_endpoint(client, endpoint["id"]))["enabled"] is False and found,
         timeout=30,
         message="the endpoint was never disabled",
     )
     assert disabled["disabled_reason"] == "failing"
     wait_until(lambda: settled(engine), message="the deliveries were not cancelled")
     for delivery_id in deliveries:
-        found = delivery(client, delivery_id)
+        found = get_delivery(client, delivery_id)
         # Disabled long before the 7 attempts of the schedule ran out.
         assert (found["status"], found["attempt_count"] < 7) == ("cancelled", True)
     assert streak(client, endpoint["id"])["failures"] >= 3
 
     receiver.script("/hook", 500, 200)
-    patched = client.patch(f"/v1/endpoints/{endpoint['id']}", json={"enabled": True}).json
+    patched = json_body(client.patch(f"/v1/endpoints/{endpoint['id']}", json={"enabled": True}))
     assert (patched["enabled"], patched["disabled_reason"]) == (True, None)
     assert streak(client, endpoint["id"]) == {"failures": 0, "since": None}
     # With the old streak kept, this first failure would disable the endpoint at once.
-    (fresh,) = post_event(client, 3)["deliveries"]
-    assert wait_for_delivery(client, fresh["id"], "succeeded")["attempt_count"] == 2
-    assert client.get(f"/v1/endpoints/{endpoint['id']}").json["enabled"] is True
+    (fresh,) = post_event(client, data={"n": 3})["deliveries"]
+    assert wait_for_delivery(client, fresh["id"], "succeeded", timeout=30)["attempt_count"] == 2
+    assert get_endpoint(client, endpoint["id"])["enabled"] is True
 
 
 @pytest.mark.parametrize("env", [STREAK], indirect=True, ids=["streak-3-in-1s"])
@@ -106,12 +98,12 @@ def test_a_success_in_between_resets_the_streak(
     receiver.script("/hook", 500, 500, 200, 500, 500, 200)
     endpoint = create_endpoint(client, receiver.url("/hook"))
     for n in range(2):
-        (sent,) = post_event(client, n)["deliveries"]
-        assert wait_for_delivery(client, sent["id"], "succeeded")["attempt_count"] == 3
+        (sent,) = post_event(client, data={"n": n})["deliveries"]
+        assert wait_for_delivery(client, sent["id"], "succeeded", timeout=30)["attempt_count"] == 3
 
     requests = receiver.received("/hook")
     assert requests[-1].at - requests[0].at > 1  # the failures did span the window
-    found = client.get(f"/v1/endpoints/{endpoint['id']}").json
+    found = get_endpoint(client, endpoint["id"])
     assert (found["enabled"], found["disabled_reason"]) == (True, None)
     assert streak(client, endpoint["id"]) == {"failures": 0, "since": None}
 
@@ -127,14 +119,11 @@ def test_deleting_an_endpoint_cancels_its_pending_deliveries_and_keeps_attempts(
     receiver.script("/hook", 500)
     endpoint = create_endpoint(client, receiver.url("/hook"))
     (sent,) = post_event(client)["deliveries"]
-    wait_until(
-        lambda: client.get(f"/v1/deliveries/{sent['id']}/attempts").json["data"],
-        message="the first attempt was never recorded",
-    )
-    waiting = delivery(client, sent["id"])
+    wait_for_attempts(client, sent["id"], 1)
+    waiting = get_delivery(client, sent["id"])
 
     assert client.delete(f"/v1/endpoints/{endpoint['id']}").status_code == 204
-    assert delivery(client, sent["id"])["status"] == "cancelled"
+    assert get_delivery(client, sent["id"])["status"] == "cancelled"
     assert client.get(f"/v1/endpoints/{endpoint['id']}").status_code == 404
 
     # The countdown task runs at its time and must find nothing to send.
@@ -142,8 +131,8 @@ def test_deleting_an_endpoint_cancels_its_pending_deliveries_and_keeps_attempts(
     deadline = datetime.fromisoformat(due) + timedelta(seconds=1.5)
     wait_until(lambda: datetime.now(UTC) > deadline, timeout=10)
     assert len(receiver.received("/hook")) == 1
-    assert delivery(client, sent["id"])["status"] == "cancelled"
-    attempts = client.get(f"/v1/deliveries/{sent['id']}/attempts").json["data"]
+    assert get_delivery(client, sent["id"])["status"] == "cancelled"
+    attempts = attempts_of(client, sent["id"])
     assert [(a["number"], a["status_code"]) for a in attempts] == [(1, 500)]
 
 
@@ -158,7 +147,7 @@ def test_deleting_an_endpoint_during_an_attempt_keeps_the_delivery_cancelled(
     receiver.wait_for(1, "/hook")
 
     assert client.delete(f"/v1/endpoints/{endpoint['id']}").status_code == 204
-    assert delivery(client, sent["id"])["status"] == "cancelled"
-    wait_until(lambda: client.get(f"/v1/deliveries/{sent['id']}/attempts").json["data"])
-    found = delivery(client, sent["id"])
+    assert get_delivery(client, sent["id"])["status"] == "cancelled"
+    wait_for_attempts(client, sent["id"], 1)
+    found = get_delivery(client, sent["id"])
     assert (found["status"], found["next_attempt_at"]) == ("cancelled", None)

@@ -3,18 +3,17 @@
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from tests.support import wait_until
-from tests.support.faults import TcpGate, attempt_rows, create_endpoint, post_event
+from tests.support.api import attempts_of, create_endpoint, post_event, row
+from tests.support.faults import TcpGate, attempt_rows
 from tests.support.processes import CeleryProcess, start_beat
 from tests.support.receiver import Receiver
-from webhooks.models import deliveries_table as deliveries
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,12 +39,6 @@ def gate(receiver: Receiver) -> Iterator[TcpGate]:
     door.close()
 
 
-def delivery_row(engine: Engine, delivery_id: str) -> Any:
-    """The delivery as SQL has it."""
-    with engine.connect() as conn:
-        return conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).one()
-
-
 @pytest.mark.parametrize(
     "env", [{"WEBHOOKS_RETRY_SCHEDULE": STEPS}], indirect=True, ids=["steps-1.5s"]
 )
@@ -61,9 +54,11 @@ def test_receiver_down_for_n_steps_then_up(
         message=f"fewer than {DOWN_FOR} attempts were made",
     )
     gate.open()
-    wait_until(lambda: delivery_row(engine, delivery["id"]).status == "succeeded", timeout=30)
+    wait_until(
+        lambda: row(engine, "deliveries", delivery["id"])["status"] == "succeeded", timeout=30
+    )
 
-    attempts = client.get(f"/v1/deliveries/{delivery['id']}/attempts").json["data"]
+    attempts = attempts_of(client, delivery["id"])
     assert [a["number"] for a in attempts] == list(range(1, DOWN_FOR + 2))
     assert [a["error"] for a in attempts] == ["connection_error"] * DOWN_FOR + [None]
     assert [a["status_code"] for a in attempts] == [None] * DOWN_FOR + [200]
@@ -92,15 +87,15 @@ def test_long_step_is_parked_in_sql_and_sent_by_the_scheduler(
     # The first retry (0.3 s) rides a countdown; the second (3 s) is parked.
     parked = wait_until(
         lambda: (
-            (row := delivery_row(engine, delivery["id"])).attempt_count == 2
-            and row.lease_expires_at is None
-            and row
+            (found := row(engine, "deliveries", delivery["id"]))["attempt_count"] == 2
+            and found["lease_expires_at"] is None
+            and found
         ),
         message="the second attempt never ended",
     )
-    assert parked.status == "pending"
-    assert parked.queued_until is None  # nobody holds it: it is the scheduler's to send
-    assert parked.next_attempt_at > datetime.now(UTC)
+    assert parked["status"] == "pending"
+    assert parked["queued_until"] is None  # nobody holds it: it is the scheduler's to send
+    assert parked["next_attempt_at"] > datetime.now(UTC)
     # Nothing on the broker, and no countdown task reserved by the worker either (the
     # message of the second attempt is acknowledged a moment after it is recorded).
     broker = redis.Redis.from_url(env["REDIS_URL"])
@@ -114,14 +109,14 @@ def test_long_step_is_parked_in_sql_and_sent_by_the_scheduler(
         broker.close()
 
     # Well past its due time, without a scheduler nothing sends it.
-    due = parked.next_attempt_at + timedelta(seconds=1)
+    due = parked["next_attempt_at"] + timedelta(seconds=1)
     wait_until(lambda: datetime.now(UTC) > due, timeout=10)
     assert len(receiver.received("/hook")) == 2
     beat = start_beat(env, str(tmp_path / "celerybeat-schedule"))
     try:
         receiver.wait_for(3, "/hook")
-        wait_until(lambda: delivery_row(engine, delivery["id"]).status == "succeeded")
+        wait_until(lambda: row(engine, "deliveries", delivery["id"])["status"] == "succeeded")
     finally:
         beat.kill()
-    attempts = client.get(f"/v1/deliveries/{delivery['id']}/attempts").json["data"]
+    attempts = attempts_of(client, delivery["id"])
     assert [(a["number"], a["status_code"]) for a in attempts] == [(1, 500), (2, 500), (3, 200)]

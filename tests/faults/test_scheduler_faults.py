@@ -6,14 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.support.faults import (
-    assert_attempts_consistent,
-    attempts_per_event,
-    create_endpoint,
-    ids_received,
-    post_event,
-    wait_for_status,
-)
+from tests.support.api import create_endpoint, post_event
+from tests.support.faults import assert_sent_once_per_attempt, attempt_rows, wait_for_deliveries
 from tests.support.processes import CeleryProcess, start_beat, start_worker
 from tests.support.receiver import Receiver
 
@@ -39,23 +33,20 @@ def test_two_beats_do_not_double_send(
     """Two beats run the scheduler twice as often; each attempt still reaches the receiver once."""
     receiver.script("/hook", *[500] * EVENTS, 200)
     create_endpoint(client, receiver.url("/hook"))
-    event_ids = {post_event(client, n)["id"] for n in range(EVENTS)}
+    event_ids = {post_event(client, data={"n": n})["id"] for n in range(EVENTS)}
     second = start_beat(env, str(tmp_path / "second-beat-schedule"))
     try:
         worker = start_worker(env)
         try:
-            wait_for_status(engine, "succeeded", EVENTS, timeout=60)
+            wait_for_deliveries(engine, "succeeded", EVENTS, timeout=60)
         finally:
             worker.kill()
     finally:
         second.kill()
 
-    attempts = assert_attempts_consistent(engine)
-    counts = ids_received(receiver.received("/hook"))
-    assert set(counts) == event_ids
     # Exactly as many requests as audited attempts, per event: nobody sent one twice.
-    assert counts == attempts_per_event(engine)
+    counts = assert_sent_once_per_attempt(engine, receiver.received("/hook"), event_ids)
     assert sum(counts.values()) == 2 * EVENTS  # the 60 failures, then 60 successes
-    assert not [a for rows in attempts.values() for a in rows if a.error == "worker_lost"]
+    assert not [a for a in attempt_rows(engine) if a.error == "worker_lost"]
     for clock in (beat, second):
         assert "Sending due task scheduler" in clock.output()

@@ -7,13 +7,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
-from tests.support.faults import (
-    assert_attempts_consistent,
-    create_endpoint,
-    ids_received,
-    post_event,
-    wait_for_status,
-)
+from tests.support.api import create_endpoint, post_event
+from tests.support.faults import assert_attempts_consistent, ids_received, wait_for_deliveries
 from tests.support.processes import CeleryProcess, start_worker
 from tests.support.receiver import Receiver, Reply
 from webhooks.models import deliveries_table as deliveries
@@ -46,7 +41,7 @@ def test_kill_9_mid_flight_loses_nothing(
     lease = float(env["WEBHOOKS_LEASE_SECONDS"])
     receiver.script("/hook", Reply(200, delay=RECEIVER_DELAY))
     create_endpoint(client, receiver.url("/hook"))
-    event_ids = {post_event(client, n)["id"] for n in range(EVENTS)}
+    event_ids = {post_event(client, data={"n": n})["id"] for n in range(EVENTS)}
 
     workers.append(start_worker(env, concurrency=CONCURRENCY))
     # Kill while every thread is busy and most of the burst is still to come.
@@ -58,7 +53,7 @@ def test_kill_9_mid_flight_loses_nothing(
     workers.append(start_worker(env, concurrency=CONCURRENCY))
     restarted = time.time() - killed_at
 
-    wait_for_status(engine, "succeeded", EVENTS, timeout=120)
+    wait_for_deliveries(engine, "succeeded", EVENTS, timeout=120)
 
     received = receiver.received("/hook")
     counts = ids_received(received)

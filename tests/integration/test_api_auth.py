@@ -5,7 +5,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.integration.test_api_support import (
+from tests.support.api import (
     API_KEY,
     TENANT_KEY,
     count,

@@ -6,7 +6,7 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.integration.test_api_support import (
+from tests.support.api import (
     DELIVERY_FIELDS,
     RFC3339,
     add_attempt,

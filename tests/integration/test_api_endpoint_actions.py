@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.integration.test_api_support import (
+from tests.support.api import (
     add_attempt,
     count,
     create_endpoint,

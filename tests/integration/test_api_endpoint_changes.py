@@ -1,12 +1,12 @@
 """Changing endpoints: PATCH any field, null only for the rate limit, enable and disable."""
 
-import base64
-
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.integration.test_api_support import (
+from tests.support.api import (
+    SECRET,
+    TENANT_KEY,
     create_endpoint,
     invalid,
     keyed_client,
@@ -16,8 +16,6 @@ from tests.integration.test_api_support import (
     set_row,
 )
 from webhooks.times import utcnow
-
-SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 
 
 def test_patch_changes_any_creatable_field(client: FlaskClient) -> None:
@@ -122,4 +120,4 @@ def test_tenant_can_be_moved_with_an_unbound_key(app: Flask, client: FlaskClient
     assert moved.get_json()["tenant"] == "globex"
     assert send_event(client, tenant="acme").get_json()["deliveries"] == []
     assert len(send_event(client, tenant="globex").get_json()["deliveries"]) == 1
-    problem(keyed_client(app, "acme-key").get(f"/v1/endpoints/{created['id']}"), 404)
+    problem(keyed_client(app, TENANT_KEY).get(f"/v1/endpoints/{created['id']}"), 404)

@@ -6,9 +6,11 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from tests.integration.test_api_support import (
+from tests.support.api import (
+    API_KEY,
     ENDPOINT_FIELDS,
     RFC3339,
+    SECRET,
     create_endpoint,
     invalid,
     keyed_client,
@@ -17,8 +19,6 @@ from tests.integration.test_api_support import (
 )
 from webhooks.config import Settings
 from webhooks.times import utcnow
-
-SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()
 
 
 def test_create_with_only_a_url_has_the_documented_defaults(client: FlaskClient) -> None:
@@ -107,7 +107,7 @@ def test_url_rules(client: FlaskClient, settings: Settings) -> None:
     # Loopback is open in the test settings (WEBHOOKS_ALLOW_NETWORKS); closed without the list.
     assert create_endpoint(client, url="http://127.0.0.1:9/hook")
     with other_app(settings, allow_networks=()) as strict:
-        guarded = keyed_client(strict, "test-key")
+        guarded = keyed_client(strict, API_KEY)
         for url in (
             "http://127.0.0.1/hook",
             "http://localhost:8080/",

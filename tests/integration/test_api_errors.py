@@ -6,12 +6,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.integration.test_api_support import (
-    count,
-    create_endpoint,
-    problem,
-    send_event,
-)
+from tests.support.api import count, create_endpoint, problem, send_event
 
 NASTY_BODIES: list[bytes | str] = [
     b"",

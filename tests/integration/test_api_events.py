@@ -7,7 +7,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.integration.test_api_support import (
+from tests.support.api import (
     RFC3339,
     count,
     create_endpoint,

@@ -6,7 +6,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.integration.test_api_support import (
+from tests.support.api import (
+    API_KEY,
+    TENANT_KEY,
     count,
     create_endpoint,
     invalid,
@@ -73,7 +75,7 @@ def test_keys_belong_to_a_tenant(app: Flask, client: FlaskClient, engine: Engine
     headers = {"Idempotency-Key": "shared-key"}
     mine = send_event(client, headers=headers)
     theirs = send_event(client, headers=headers, tenant="acme")
-    acme = send_event(keyed_client(app, "acme-key"), headers=headers)
+    acme = send_event(keyed_client(app, TENANT_KEY), headers=headers)
 
     assert (mine.status_code, theirs.status_code, acme.status_code) == (202, 202, 200)
     assert mine.get_json()["id"] != theirs.get_json()["id"] == acme.get_json()["id"]
@@ -94,7 +96,7 @@ def test_idempotency_key_must_be_1_to_255_printable_characters(
 def test_body_over_the_limit_is_413(settings: Settings, engine: Engine, redis_url: str) -> None:
     """A body past WEBHOOKS_MAX_PAYLOAD_BYTES is refused with 413; one at the limit is taken."""
     with other_app(settings, max_payload_bytes=1024) as app:
-        client = keyed_client(app, "test-key")
+        client = keyed_client(app, API_KEY)
         create_endpoint(client)
         envelope = json.dumps({"type": "big", "data": {"x": ""}}, separators=(",", ":"))
         at_limit = envelope.replace('""', '"' + "x" * (1024 - len(envelope)) + '"')

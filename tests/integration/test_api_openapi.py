@@ -14,7 +14,7 @@ from referencing.jsonschema import DRAFT202012
 from sqlalchemy import Engine
 from werkzeug.test import TestResponse
 
-from tests.integration.test_api_support import add_attempt, create_endpoint
+from tests.support.api import add_attempt, create_endpoint
 from webhooks.times import utcnow
 
 # Every route of API.md and its methods (the document does not describe itself).

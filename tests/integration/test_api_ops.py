@@ -1,6 +1,5 @@
 """Operations: health, readiness, metrics, and the API with its database or broker down."""
 
-import socket
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -9,7 +8,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.integration.test_api_support import (
+from tests.support import free_port
+from tests.support.api import (
+    API_KEY,
     count,
     create_endpoint,
     keyed_client,
@@ -24,18 +25,10 @@ from webhooks.config import Settings
 from webhooks.times import utcnow
 
 
-def _closed_port() -> int:
-    """A local port nothing listens on (connections are refused at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 @pytest.fixture
 def no_broker(settings: Settings) -> Iterator[Flask]:
     """The API with its broker (Redis) on a closed port."""
-    with other_app(settings, redis_url=f"redis://127.0.0.1:{_closed_port()}/0") as app:
+    with other_app(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0") as app:
         yield app
 
 
@@ -45,7 +38,7 @@ def no_database(settings: Settings) -> Iterator[Flask]:
     if settings.database_url.startswith("sqlite"):
         dead = "sqlite:////nonexistent-directory/webhooks.db"
     else:
-        dead = f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/test"
+        dead = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
     with other_app(settings, database_url=dead) as app:
         yield app
 
@@ -81,7 +74,7 @@ def test_readyz_names_the_database_when_it_is_down(no_database: Flask) -> None:
 
 def test_database_down_is_503_and_nothing_is_queued(no_database: Flask, redis_url: str) -> None:
     """Sending an event, or any other call, with the database down: 503 problem, never 500."""
-    client = keyed_client(no_database, "test-key")
+    client = keyed_client(no_database, API_KEY)
     problem(send_event(client), 503)
     problem(client.post("/v1/endpoints", json={"url": "https://example.com/hook"}), 503)
     problem(client.get("/v1/endpoints"), 503)
@@ -94,7 +87,7 @@ def test_broker_down_still_accepts_events_for_the_scheduler(
     no_broker: Flask, engine: Engine, redis_url: str
 ) -> None:
     """202 with the event and its deliveries stored, their queued mark cleared for the scheduler."""
-    client = keyed_client(no_broker, "test-key")
+    client = keyed_client(no_broker, API_KEY)
     create_endpoint(client)
     create_endpoint(client)
 

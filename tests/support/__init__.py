@@ -1,16 +1,28 @@
 """Test support: a scriptable receiver, real worker processes, waiting helpers."""
 
+import socket
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 T = TypeVar("T")
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def wait_until(
-    check: Callable[[], T], timeout: float = 15.0, interval: float = 0.05, message: str = ""
+    check: Callable[[], T | Literal[False] | None],
+    timeout: float = 15.0,
+    interval: float = 0.05,
+    message: str = "",
 ) -> T:
-    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
+    """Poll `check` until it returns something truthy, and return that; fail after `timeout`."""
     deadline = time.monotonic() + timeout
     while True:
         result = check()

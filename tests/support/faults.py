@@ -17,21 +17,12 @@ from typing import Any
 
 import pytest
 import redis
-from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, inspect, select
 
-from tests.support import wait_until
+from tests.support import free_port, wait_until
 from tests.support.receiver import Received
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class RedisServer:
@@ -224,25 +215,6 @@ def _pipe(source: socket.socket, sink: socket.socket) -> None:
         sink.shutdown(socket.SHUT_WR)
 
 
-# Through the API, as a user would.
-
-
-def create_endpoint(client: FlaskClient, url: str, **fields: Any) -> dict[str, Any]:
-    """Register an endpoint and return it."""
-    response = client.post("/v1/endpoints", json={"url": url, **fields})
-    assert response.status_code == 201, response.json
-    endpoint: dict[str, Any] = response.json
-    return endpoint
-
-
-def post_event(client: FlaskClient, number: int = 0) -> dict[str, Any]:
-    """Send one event; assert it was accepted; return the response body."""
-    response = client.post("/v1/events", json={"type": "order.created", "data": {"n": number}})
-    assert response.status_code == 202, response.json
-    accepted: dict[str, Any] = response.json
-    return accepted
-
-
 # Behind the API, in SQL: the source of truth.
 
 
@@ -253,15 +225,19 @@ def status_counts(engine: Engine) -> Counter[str]:
         return Counter({row[0]: row[1] for row in rows})
 
 
-def wait_for_status(engine: Engine, status: str, count: int, timeout: float = 60.0) -> float:
+def wait_for_deliveries(engine: Engine, status: str, count: int, timeout: float = 60.0) -> float:
     """Wait until `count` deliveries are in `status`; return how long it took."""
     started = time.monotonic()
-    wait_until(
-        lambda: status_counts(engine)[status] >= count,
-        timeout=timeout,
-        interval=0.2,
-        message=f"wanted {count} {status}, deliveries are {dict(status_counts(engine))}",
-    )
+    try:
+        wait_until(
+            lambda: status_counts(engine)[status] >= count,
+            timeout=timeout,
+            interval=0.2,
+            message=f"wanted {count} {status} within {timeout}s",
+        )
+    except AssertionError as error:
+        # The counts at the end of the wait, not at its start, say where it got stuck.
+        raise AssertionError(f"{error}; deliveries are {dict(status_counts(engine))}") from None
     return time.monotonic() - started
 
 
@@ -312,3 +288,14 @@ def attempts_per_event(engine: Engine) -> Counter[str]:
 def ids_received(received: Iterable[Received]) -> Counter[str]:
     """How many times each webhook-id reached the receiver."""
     return Counter(r.headers["webhook-id"] for r in received)
+
+
+def assert_sent_once_per_attempt(
+    engine: Engine, received: Iterable[Received], event_ids: set[str]
+) -> Counter[str]:
+    """Check that every event reached the receiver, once per audited attempt; return the counts."""
+    counts = ids_received(received)
+    assert set(counts) == event_ids
+    assert_attempts_consistent(engine)
+    assert counts == attempts_per_event(engine)
+    return counts

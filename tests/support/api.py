@@ -1,7 +1,4 @@
-"""Helpers shared by the API tests: clients, problem checks, the queue, rows behind the API.
-
-This module holds no tests; it is named like the API test modules it serves.
-"""
+"""Driving the service as a user would, and looking behind it: clients, calls, checks, rows."""
 
 import base64
 import dataclasses
@@ -19,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from api import create_app
 from tests.conftest import API_KEY, TENANT_KEY
+from tests.support import wait_until
 from webhooks.config import Settings
 from webhooks.ids import new_id
 from webhooks.models import attempts_table, deliveries_table, endpoints_table, events_table
@@ -26,6 +24,7 @@ from worker.celery_config import DELIVERY_QUEUE
 
 __all__ = ["API_KEY", "TENANT_KEY"]
 RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
+SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()  # a valid secret of 32 bytes
 ENDPOINT_FIELDS = {
     "id", "url", "event_types", "tenant", "description", "enabled", "disabled_reason",
     "rate_limit", "metadata", "created_at", "updated_at",
@@ -40,6 +39,9 @@ TABLES: dict[str, Table] = {
     "deliveries": deliveries_table,
     "attempts": attempts_table,
 }
+
+
+# Clients and apps.
 
 
 def keyed_client(app: Flask, key: str | None) -> FlaskClient:
@@ -58,6 +60,9 @@ def other_app(settings: Settings, **changes: Any) -> Iterator[Flask]:
         yield app
     finally:
         app.extensions["webhooks"].engine.dispose()
+
+
+# Checks of what the API answers.
 
 
 def problem(response: TestResponse, status: int) -> dict[str, Any]:
@@ -81,11 +86,21 @@ def invalid(response: TestResponse) -> list[list[str | int]]:
     return [error["loc"] for error in problem(response, 422)["errors"]]
 
 
-def create_endpoint(client: FlaskClient, **fields: Any) -> dict[str, Any]:
-    """Create an endpoint through the API (https://example.com/hook unless told) and return it."""
-    response = client.post("/v1/endpoints", json={"url": "https://example.com/hook", **fields})
-    assert response.status_code == 201, response.get_data(as_text=True)
-    created: dict[str, Any] = response.get_json()
+def json_body(response: TestResponse, status: int = 200) -> Any:
+    """Check that `response` has `status`; return its JSON body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    return response.get_json()
+
+
+# Calls, as a user makes them.
+
+
+def create_endpoint(
+    client: FlaskClient, url: str = "https://example.com/hook", **fields: Any
+) -> dict[str, Any]:
+    """Register an endpoint (for every event type unless told) and return it, secret included."""
+    response = client.post("/v1/endpoints", json={"url": url, **fields})
+    created: dict[str, Any] = json_body(response, 201)
     return created
 
 
@@ -97,8 +112,76 @@ def send_event(
     **fields: Any,
 ) -> TestResponse:
     """POST /v1/events and return the raw response."""
-    body = {"type": event_type, "data": dict(data or {"invoice": "in_1"}), **fields}
-    return client.post("/v1/events", json=body, headers=dict(headers or {}))
+    body = {"type": event_type, "data": {"invoice": "in_1"} if data is None else dict(data)}
+    return client.post("/v1/events", json={**body, **fields}, headers=dict(headers or {}))
+
+
+def post_event(
+    client: FlaskClient,
+    event_type: str = "invoice.paid",
+    data: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """Send an event; check that it was accepted (202); return the event with its deliveries."""
+    response = send_event(client, event_type, data, headers, **fields)
+    accepted: dict[str, Any] = json_body(response, 202)
+    return accepted
+
+
+def deliveries_by_endpoint(event: Mapping[str, Any]) -> dict[str, str]:
+    """The delivery ids of an accepted event, by endpoint id."""
+    return {d["endpoint_id"]: d["id"] for d in event["deliveries"]}
+
+
+def get_endpoint(client: FlaskClient, endpoint_id: str) -> dict[str, Any]:
+    """An endpoint as the API shows it."""
+    found: dict[str, Any] = json_body(client.get(f"/v1/endpoints/{endpoint_id}"))
+    return found
+
+
+def get_delivery(client: FlaskClient, delivery_id: str) -> dict[str, Any]:
+    """A delivery as the API shows it."""
+    found: dict[str, Any] = json_body(client.get(f"/v1/deliveries/{delivery_id}"))
+    return found
+
+
+def attempts_of(client: FlaskClient, delivery_id: str) -> list[dict[str, Any]]:
+    """The audit trail of a delivery as the API shows it, oldest first."""
+    body = json_body(client.get(f"/v1/deliveries/{delivery_id}/attempts"))
+    found: list[dict[str, Any]] = body["data"]
+    return found
+
+
+def wait_for_delivery(
+    client: FlaskClient, delivery_id: str, status: str, timeout: float = 15.0
+) -> dict[str, Any]:
+    """Wait until the API shows a delivery in `status`; return the delivery."""
+
+    def check() -> dict[str, Any]:
+        found = get_delivery(client, delivery_id)
+        return found if found["status"] == status else {}
+
+    try:
+        return wait_until(check, timeout=timeout, message=f"{delivery_id} never became {status}")
+    except AssertionError as error:
+        # Say where it got stuck: the state at the end of the wait, not at its start.
+        raise AssertionError(f"{error}: {get_delivery(client, delivery_id)}") from None
+
+
+def wait_for_attempts(
+    client: FlaskClient, delivery_id: str, count: int = 1, timeout: float = 15.0
+) -> list[dict[str, Any]]:
+    """Wait until a delivery has `count` recorded attempts or more; return them, oldest first."""
+
+    def check() -> list[dict[str, Any]]:
+        found = attempts_of(client, delivery_id)
+        return found if len(found) >= count else []
+
+    return wait_until(check, timeout=timeout, message=f"{delivery_id} never had {count} attempts")
+
+
+# Behind the API: the broker's queue and the rows in SQL.
 
 
 def queued_delivery_ids(redis_url: str) -> list[str]:
