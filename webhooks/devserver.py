@@ -43,7 +43,7 @@ def run(port: int, flower_port: int) -> int:
     except ConfigError as exc:
         raise click.ClickException(exc.detail) from None
     for name, wanted in (("API", port), ("Flower", flower_port)):
-        if not _port_free(wanted):
+        if not port_is_free(wanted):
             raise click.ClickException(
                 f"port {wanted} ({name}) is in use: stop what holds it, or choose another with "
                 "`webhooks dev --port N --flower-port M`"
@@ -108,7 +108,8 @@ def _dev_api_key() -> str:
     return path.read_text().strip()
 
 
-def _port_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
+    """Whether this command could listen on `port` on 127.0.0.1 (SO_REUSEADDR, as servers do)."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from tests.support import free_port, wait_until
 from tests.support.processes import process_env
 from tests.support.receiver import Receiver
+from webhooks.devserver import port_is_free
 
 # The console script `make dev` runs, from the venv this interpreter belongs to.
 WEBHOOKS = Path(sys.executable).with_name("webhooks")
@@ -203,7 +204,7 @@ def test_dev_runs_the_whole_service_and_ctrl_c_stops_it(
     assert not _alive(dev.seen), f"left running: {_alive(dev.seen)}"
     assert not _running_in(dev.directory)
     for name, number in (("API", port), ("Flower", flower_port), ("Redis", redis_port)):
-        assert _port_free(number), f"{name} port {number} still taken after Ctrl-C"
+        assert port_is_free(number), f"{name} port {number} still taken after Ctrl-C"
 
 
 def test_dev_stopped_while_starting_leaves_nothing_running(start_dev: Callable[..., Dev]) -> None:
@@ -226,7 +227,7 @@ def test_dev_stopped_while_starting_leaves_nothing_running(start_dev: Callable[.
     assert not _alive(dev.seen), f"left running: {_alive(dev.seen)}"
     assert not _running_in(dev.directory)
     assert dev.output().rstrip().endswith("stopped")
-    assert _port_free(port)
+    assert port_is_free(port)
 
 
 def test_dev_names_a_port_in_use(start_dev: Callable[..., Dev]) -> None:
@@ -268,17 +269,6 @@ def _status(url: str) -> int | None:
             return http.get(url, timeout=5).status_code
         except requests.RequestException:
             return None
-
-
-def _port_free(port: int) -> bool:
-    """Whether a new `webhooks dev` could listen on `port` (its own check, SO_REUSEADDR)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _start_time(pid: int) -> str | None:

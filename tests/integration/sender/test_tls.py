@@ -1,6 +1,5 @@
 """HTTPS attempts against a local TLS server: untrusted certificates fail, pinning keeps SNI."""
 
-import ipaddress
 import shutil
 import socket
 import ssl
@@ -14,14 +13,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.rawserver import RawServer
+from tests.integration.sender import BODY, LOOPBACK
+from tests.support.rawserver import RawServer
 from tests.support.receiver import Receiver
-from webhooks.guard import NetworkGuard
 from webhooks.sender import Sender
 
-LOOPBACK = NetworkGuard([ipaddress.ip_network("127.0.0.0/8")])
 NAME = "hooks.example.test"
-BODY = b'{"type": "invoice.paid", "data": {}}'
 
 
 @pytest.fixture(scope="module")

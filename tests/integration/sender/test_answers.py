@@ -1,44 +1,15 @@
 """One HTTP attempt against real servers on 127.0.0.1: what the audit table would record."""
 
-import ipaddress
-import itertools
 import socket
-from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.sender import BODY
 from tests.support.receiver import Receiver, Reply
-from webhooks.guard import NetworkGuard
 from webhooks.models import RESPONSE_BODY_LIMIT
 from webhooks.sender import Sender
 
-TIMEOUT = 1.0
-LOOPBACK = NetworkGuard([ipaddress.ip_network("127.0.0.0/8")])
 HEADERS = {"content-type": "application/json", "webhook-id": "evt_1"}
-BODY = b'{"type": "invoice.paid", "data": {}}'
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    """One receiver for the module (each test has its own path): closing one takes 0.5 s."""
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
-
-
-_paths = itertools.count()
-
-
-@pytest.fixture
-def hook() -> str:
-    """A path of the receiver that no other test uses."""
-    return f"/hook{next(_paths)}"
-
-
-@pytest.fixture
-def sender() -> Sender:
-    """A sender that may reach loopback, with a short timeout."""
-    return Sender(LOOPBACK, TIMEOUT, "webhooks/test")
 
 
 def test_200_with_body_records_status_and_body(

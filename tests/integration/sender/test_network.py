@@ -1,7 +1,6 @@
 """The sender's network side against real sockets: DNS, the guard, pinning, keep-alive, auth."""
 
 import base64
-import ipaddress
 import logging
 import socket
 import threading
@@ -10,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.integration.rawserver import RawServer, answer_ok
+from tests.integration.sender import BODY, LOOPBACK
+from tests.support.rawserver import RawServer, answer_ok
 from tests.support.receiver import Receiver, Reply
 from webhooks.guard import NetworkGuard
 from webhooks.sender import Sender
 
-LOOPBACK = NetworkGuard([ipaddress.ip_network("127.0.0.0/8")])
 HEADERS = {"content-type": "application/json"}
-BODY = b'{"type": "invoice.paid", "data": {}}'
 NAME = "hooks.example.test"
 
 
@@ -68,7 +66,7 @@ def test_blocked_address_is_refused_before_connecting(server: RawServer) -> None
 
 
 def test_connection_goes_to_the_checked_address_not_a_second_lookup(
-    monkeypatch: pytest.MonkeyPatch, receiver: Receiver
+    monkeypatch: pytest.MonkeyPatch, receiver: Receiver, hook: str
 ) -> None:
     """DNS rebinding: the name answers 127.0.0.1 when checked, 10.0.0.1 ever after.
 
@@ -76,21 +74,21 @@ def test_connection_goes_to_the_checked_address_not_a_second_lookup(
     exactly once per attempt, so the second attempt's answer is checked (and blocked).
     """
     resolver = _resolver(monkeypatch, ["127.0.0.1"], ["10.0.0.1"])
-    receiver.script("/hook", Reply(200, b"pinned"))
+    receiver.script(hook, Reply(200, b"pinned"))
     sender = Sender(LOOPBACK, 2.0, "webhooks/test")
 
-    first = sender.send(f"http://{NAME}:{receiver.port}/hook", HEADERS, BODY)
+    first = sender.send(f"http://{NAME}:{receiver.port}{hook}", HEADERS, BODY)
     assert (first.status_code, first.body, first.error) == (200, "pinned", None)
-    (request,) = receiver.received("/hook")
+    (request,) = receiver.received(hook)
     assert request.headers["host"] == f"{NAME}:{receiver.port}"
     assert resolver.lookups.count(NAME) == 1
     # Anything else looked up was the pinned literal, never the name again.
     assert set(resolver.lookups) <= {NAME, "127.0.0.1"}
 
-    second = sender.send(f"http://{NAME}:{receiver.port}/hook", HEADERS, BODY)
+    second = sender.send(f"http://{NAME}:{receiver.port}{hook}", HEADERS, BODY)
     assert (second.status_code, second.error) == (None, "blocked_address")
     assert resolver.lookups.count(NAME) == 2
-    assert len(receiver.received("/hook")) == 1
+    assert len(receiver.received(hook)) == 1
 
 
 def test_name_resolving_to_public_and_loopback_is_blocked(
@@ -144,15 +142,15 @@ def test_keep_alive_is_per_thread(server: RawServer) -> None:
 
 
 def test_userinfo_becomes_basic_auth_and_never_reaches_the_logs(
-    receiver: Receiver, caplog: pytest.LogCaptureFixture
+    receiver: Receiver, hook: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """`user:pa%40ss@` is sent as Basic auth (decoded), and no log line carries it."""
     caplog.set_level(logging.DEBUG)
     token = base64.b64encode(b"user:pa@ss").decode()
-    receiver.script("/hook", Reply(200, b"ok"))
+    receiver.script(hook, Reply(200, b"ok"))
     sender = Sender(LOOPBACK, 2.0, "webhooks/test")
 
-    response = sender.send(f"http://user:pa%40ss@127.0.0.1:{receiver.port}/hook", HEADERS, BODY)
+    response = sender.send(f"http://user:pa%40ss@127.0.0.1:{receiver.port}{hook}", HEADERS, BODY)
     # A failing attempt with credentials logs too: none of it may carry them.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -161,7 +159,7 @@ def test_userinfo_becomes_basic_auth_and_never_reaches_the_logs(
 
     assert (response.status_code, response.error) == (200, None)
     assert failed.error == "connection_error"
-    (request,) = receiver.received("/hook")
+    (request,) = receiver.received(hook)
     assert request.headers["authorization"] == f"Basic {token}"
     assert request.headers["host"] == f"127.0.0.1:{receiver.port}"  # no userinfo in Host
     assert caplog.records, "the sender's libraries log at DEBUG: the check below means something"

@@ -1,7 +1,5 @@
 """Receivers that stall or never stop talking: every attempt ends within its timeout."""
 
-import ipaddress
-import itertools
 import socket
 import threading
 import time
@@ -9,39 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.rawserver import RawServer, answer_ok, never_answer, read_request
+from tests.integration.sender import BODY, TIMEOUT
+from tests.support.rawserver import RawServer, answer_ok, never_answer, read_request
 from tests.support.receiver import Receiver, Reply
-from webhooks.guard import NetworkGuard
 from webhooks.sender import Response, Sender
 
-TIMEOUT = 1.0
 SLACK = 1.0  # what "returns within the timeout" may overrun on a busy machine
-LOOPBACK = NetworkGuard([ipaddress.ip_network("127.0.0.0/8")])
 HEADERS = {"content-type": "application/json"}
-BODY = b'{"type": "invoice.paid", "data": {}}'
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    """One receiver for the module (each test has its own path): closing one takes 0.5 s."""
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
-
-
-_paths = itertools.count()
-
-
-@pytest.fixture
-def hook() -> str:
-    """A path of the receiver that no other test uses."""
-    return f"/slow{next(_paths)}"
-
-
-@pytest.fixture
-def sender() -> Sender:
-    """A sender that may reach loopback, with a one-second timeout."""
-    return Sender(LOOPBACK, TIMEOUT, "webhooks/test")
 
 
 @pytest.fixture
