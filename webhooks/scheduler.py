@@ -10,11 +10,11 @@ from sqlalchemy import Engine, insert, or_, select, update
 
 from webhooks.config import Settings
 from webhooks.ids import new_id
-from webhooks.ledger import WORKER_LOST
 from webhooks.models import FAILED, PENDING
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries
 from webhooks.queue import Dispatcher, dispatch
+from webhooks.statements import WORKER_LOST
 from webhooks.times import utcnow
 
 log = logging.getLogger(__name__)

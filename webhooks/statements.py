@@ -1,0 +1,190 @@
+"""The delivery hot path's SQL, built once with bind parameters.
+
+Building a statement per attempt costs more CPU than the database spends running it, so
+each is built here, once; `bind()` names the values they take.
+"""
+
+from typing import Any
+
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    case,
+    insert,
+    null,
+    select,
+    update,
+)
+
+from webhooks.models import CANCELLED, PENDING, UTCDateTime
+from webhooks.models import attempts_table as attempts
+from webhooks.models import deliveries_table as deliveries
+from webhooks.models import endpoints_table as endpoints
+from webhooks.models import events_table as events
+
+WORKER_LOST = "worker_lost"
+
+
+def bind(**values: Any) -> dict[str, Any]:
+    """Bind values for these statements, by name."""
+    # Bind names never match a column's: SQLAlchemy would take such a key for a SET value.
+    return {f"p_{name}": value for name, value in values.items()}
+
+
+def _time(name: str) -> Any:
+    return bindparam(f"p_{name}", type_=UTCDateTime())
+
+
+_DUE = (
+    deliveries.c.id == bindparam("p_delivery_id", type_=String()),
+    deliveries.c.status == PENDING,
+    deliveries.c.next_attempt_at <= _time("due_by"),
+    deliveries.c.lease_expires_at.is_(None),
+)
+_TAKE = {
+    "lease_token": bindparam("p_token", type_=String()),
+    "lease_expires_at": _time("lease_until"),
+    "attempt_count": deliveries.c.attempt_count + 1,
+    "updated_at": _time("claimed_at"),
+}
+_HELD = (
+    deliveries.c.attempt_count,
+    deliveries.c.run_start,
+    deliveries.c.event_id,
+    deliveries.c.endpoint_id,
+)
+_TARGET = (
+    endpoints.c.url,
+    endpoints.c.secret,
+    endpoints.c.previous_secret,
+    endpoints.c.previous_secret_expires_at,
+    endpoints.c.enabled,
+    endpoints.c.deleted_at,
+    events.c.payload,
+)
+CLAIM = update(deliveries).where(*_DUE).values(**_TAKE).returning(*_HELD)
+TARGET = (
+    select(*_TARGET)
+    .select_from(endpoints)
+    .join(events, events.c.id == bindparam("p_event_id", type_=String()))
+    .where(endpoints.c.id == bindparam("p_endpoint_id", type_=String()))
+)
+RELEASE_UNSENDABLE = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("p_delivery_id", type_=String()))
+    .values(
+        status=CANCELLED,
+        attempt_count=deliveries.c.attempt_count - 1,
+        lease_token=None,
+        lease_expires_at=None,
+        next_attempt_at=None,
+        queued_until=None,
+    )
+)
+_HOLDER = (
+    deliveries.c.id == bindparam("p_delivery_id", type_=String()),
+    deliveries.c.lease_token == bindparam("p_token", type_=String()),
+)
+_AFTER = {
+    "last_status_code": bindparam("p_status_code", type_=Integer()),
+    "lease_token": None,
+    "lease_expires_at": None,
+    "updated_at": _time("recorded_at"),
+}
+_CANCELLED = deliveries.c.status == CANCELLED
+FINISH = (
+    update(deliveries)
+    .where(*_HOLDER)
+    .values(
+        status=bindparam("p_new_status", type_=String()),
+        next_attempt_at=None,
+        queued_until=None,
+        **_AFTER,
+    )
+    .returning(deliveries.c.status, deliveries.c.endpoint_id)
+)
+# A retry never revives a delivery cancelled while its attempt was in flight (endpoint
+# deleted or disabled meanwhile); a final outcome above is recorded as it happened.
+RETRY = (
+    update(deliveries)
+    .where(*_HOLDER)
+    .values(
+        status=case((_CANCELLED, CANCELLED), else_=PENDING),
+        next_attempt_at=case((_CANCELLED, null()), else_=_time("next_attempt_at")),
+        queued_until=case((_CANCELLED, null()), else_=_time("queued_until")),
+        **_AFTER,
+    )
+    .returning(deliveries.c.status)
+)
+_ATTEMPT_COLUMNS = (
+    "id",
+    "delivery_id",
+    "endpoint_id",
+    "number",
+    "started_at",
+    "duration_ms",
+    "status_code",
+    "response_body",
+    "error",
+    "outcome",
+)
+_ATTEMPT_VALUES = {
+    "id": bindparam("p_attempt_id", type_=String()),
+    "delivery_id": bindparam("p_delivery_id", type_=String()),
+    "endpoint_id": bindparam("p_endpoint_id", type_=String()),
+    "number": bindparam("p_number", type_=Integer()),
+    "started_at": _time("started_at"),
+    "duration_ms": bindparam("p_duration_ms", type_=Float()),
+    "status_code": bindparam("p_status_code", type_=Integer()),
+    "response_body": bindparam("p_response_body", type_=Text()),
+    "error": bindparam("p_error", type_=String()),
+    "outcome": bindparam("p_outcome", type_=String()),
+}
+INSERT_ATTEMPT = insert(attempts).values(**_ATTEMPT_VALUES)
+FILL_PLACEHOLDER = (
+    update(attempts)
+    .where(
+        attempts.c.delivery_id == bindparam("p_delivery_id", type_=String()),
+        attempts.c.number == bindparam("p_number", type_=Integer()),
+        attempts.c.error == WORKER_LOST,
+    )
+    .values(
+        duration_ms=bindparam("p_duration_ms", type_=Float()),
+        status_code=bindparam("p_status_code", type_=Integer()),
+        response_body=bindparam("p_response_body", type_=Text()),
+        error=bindparam("p_error", type_=String()),
+        outcome=bindparam("p_outcome", type_=String()),
+    )
+)
+
+
+# PostgreSQL can join in an UPDATE and return the joined columns: the claim and what to
+# send in one round trip.
+CLAIM_WITH_TARGET = (
+    update(deliveries)
+    .where(
+        *_DUE,
+        endpoints.c.id == deliveries.c.endpoint_id,
+        events.c.id == deliveries.c.event_id,
+    )
+    .values(**_TAKE)
+    .returning(*_HELD, *_TARGET)
+)
+# ...and change the delivery, insert its attempt and end the endpoint's failure streak (a
+# write only when there is one) in one statement, atomically.
+_FINISHED = FINISH.cte("finished")
+RECORD_SUCCESS = select(_FINISHED.c.status).add_cte(
+    insert(attempts)
+    .from_select(
+        _ATTEMPT_COLUMNS,
+        select(*(_ATTEMPT_VALUES[name] for name in _ATTEMPT_COLUMNS)).select_from(_FINISHED),
+    )
+    .cte("recorded"),
+    update(endpoints)
+    .where(endpoints.c.id == _FINISHED.c.endpoint_id, endpoints.c.failure_count > 0)
+    .values(failure_count=0, failing_since=None)
+    .cte("streak_ended"),
+)
