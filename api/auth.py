@@ -2,12 +2,22 @@
 
 import hashlib
 import hmac
+from typing import TypeVar
 
 from flask import Flask, g, request
+from sqlalchemy.orm import Session
 
 from api.errors import Unauthorized
 from webhooks.config import ApiKey
-from webhooks.errors import InvalidInput
+from webhooks.errors import InvalidInput, NotFound
+from webhooks.models import Delivery, Endpoint, Event
+
+Owned = TypeVar("Owned", Endpoint, Event, Delivery)
+_NOUNS: dict[type[Endpoint | Event | Delivery], str] = {
+    Endpoint: "endpoint",
+    Event: "event",
+    Delivery: "delivery",
+}
 
 
 def install_auth(app: Flask, keys: tuple[ApiKey, ...]) -> None:
@@ -40,15 +50,30 @@ def key_tenant() -> str | None:
 
 def tenant_for(requested: str | None) -> str:
     """The tenant a new object belongs to: as asked, else the key's own, else "default"."""
-    bound = key_tenant()
-    if bound is not None and requested not in (None, bound):
-        raise InvalidInput.field(("tenant",), f"this API key may only use tenant {bound!r}")
-    return requested or bound or "default"
+    return _own_tenant(requested, ("tenant",)) or "default"
 
 
 def tenant_filter(requested: str | None) -> str | None:
     """The tenant a list is narrowed to: as asked (if the key may), else the key's own."""
+    return _own_tenant(requested, ("query", "tenant"))
+
+
+def _own_tenant(requested: str | None, loc: tuple[str, ...]) -> str | None:
     bound = key_tenant()
     if bound is not None and requested not in (None, bound):
-        raise InvalidInput.field(("query", "tenant"), f"this API key may only use tenant {bound!r}")
+        raise InvalidInput.field(loc, f"this API key may only use tenant {bound!r}")
     return requested or bound
+
+
+def visible(session: Session, model: type[Owned], object_id: str) -> Owned:
+    """The object with this id if the caller's key may see it; else 404, as if it never was."""
+    found = session.get(model, object_id)
+    bound = key_tenant()
+    # Deleted endpoints stay as rows for the audit trail, but are gone from the API.
+    if (
+        found is None
+        or (bound is not None and found.tenant != bound)
+        or getattr(found, "deleted_at", None) is not None
+    ):
+        raise NotFound(f"no {_NOUNS[model]} {object_id}")
+    return found

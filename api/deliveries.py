@@ -2,14 +2,12 @@
 
 from flask import Blueprint, Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from api.auth import key_tenant
+from api.auth import key_tenant, visible
 from api.http import paginate, query_args, respond
 from api.openapi import documented
 from api.schemas import AttemptList, AttemptOut, DeliveryOut, DeliveryQuery, Page
 from api.services import services
-from webhooks.errors import NotFound
 from webhooks.models import Attempt, Delivery
 from webhooks.queue import dispatch
 from webhooks.redelivery import retry_delivery
@@ -46,7 +44,7 @@ def list_() -> Response:
 def get(delivery_id: str) -> Response:
     """Return one delivery."""
     with services().sessions() as session:
-        return respond(DeliveryOut.model_validate(_find(session, delivery_id)))
+        return respond(DeliveryOut.model_validate(visible(session, Delivery, delivery_id)))
 
 
 @bp.get("/<id(dlv):delivery_id>/attempts")
@@ -54,7 +52,7 @@ def get(delivery_id: str) -> Response:
 def attempts(delivery_id: str) -> Response:
     """Return every attempt of a delivery, oldest first."""
     with services().sessions() as session:
-        _find(session, delivery_id)
+        visible(session, Delivery, delivery_id)
         rows = session.scalars(
             select(Attempt).where(Attempt.delivery_id == delivery_id).order_by(Attempt.number)
         ).all()
@@ -67,16 +65,8 @@ def retry(delivery_id: str) -> Response:
     """Send again now, whatever the status; attempt numbers continue."""
     app = services()
     with app.sessions.begin() as session:
-        delivery = _find(session, delivery_id)
+        delivery = visible(session, Delivery, delivery_id)
         retry_delivery(session, delivery, utcnow())
         out = DeliveryOut.model_validate(delivery)
     dispatch(app.engine, app.dispatcher, [delivery_id])
     return respond(out, 202)
-
-
-def _find(session: Session, delivery_id: str) -> Delivery:
-    delivery = session.get(Delivery, delivery_id)
-    bound = key_tenant()
-    if delivery is None or (bound is not None and delivery.tenant != bound):
-        raise NotFound(f"no delivery {delivery_id}")
-    return delivery

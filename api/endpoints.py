@@ -3,7 +3,7 @@
 from flask import Blueprint, Response
 from sqlalchemy import select
 
-from api.auth import key_tenant, tenant_filter, tenant_for
+from api.auth import tenant_filter, tenant_for, visible
 from api.http import json_body, paginate, query_args, respond
 from api.openapi import documented
 from api.schemas import (
@@ -66,7 +66,7 @@ def list_() -> Response:
 def get(endpoint_id: str) -> Response:
     """Return one endpoint."""
     with services().sessions() as session:
-        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        endpoint = visible(session, Endpoint, endpoint_id)
         return respond(EndpointOut.model_validate(endpoint))
 
 
@@ -80,7 +80,7 @@ def update(endpoint_id: str) -> Response:
         fields.tenant = tenant_for(body.tenant)
     app = services()
     with app.sessions.begin() as session:
-        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        endpoint = visible(session, Endpoint, endpoint_id)
         endpoints.update_endpoint(session, app.guard, endpoint, fields, utcnow())
         updated = EndpointOut.model_validate(endpoint)
     return respond(updated)
@@ -91,7 +91,7 @@ def update(endpoint_id: str) -> Response:
 def delete(endpoint_id: str) -> Response:
     """Delete an endpoint; its pending deliveries are cancelled, its audit rows stay."""
     with services().sessions.begin() as session:
-        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        endpoint = visible(session, Endpoint, endpoint_id)
         endpoints.delete_endpoint(session, endpoint, utcnow())
     return Response(status=204)
 
@@ -101,7 +101,7 @@ def delete(endpoint_id: str) -> Response:
 def secret(endpoint_id: str) -> Response:
     """Return the signing secret."""
     with services().sessions() as session:
-        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        endpoint = visible(session, Endpoint, endpoint_id)
         return respond(SecretOut(secret=endpoint.secret))
 
 
@@ -111,7 +111,7 @@ def rotate(endpoint_id: str) -> Response:
     """Issue a new secret; the old one keeps signing beside it for the overlap period."""
     app = services()
     with app.sessions.begin() as session:
-        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        endpoint = visible(session, Endpoint, endpoint_id)
         new_secret = endpoints.rotate_secret(
             session, endpoint, utcnow(), app.settings.rotation_overlap_seconds
         )
@@ -125,7 +125,7 @@ def recover(endpoint_id: str) -> Response:
     body = json_body(RecoverIn)
     app = services()
     with app.sessions.begin() as session:
-        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        endpoint = visible(session, Endpoint, endpoint_id)
         count = recover_endpoint(
             session, endpoint, body.since, utcnow(), app.settings.scheduler_interval_seconds
         )
@@ -137,7 +137,7 @@ def recover(endpoint_id: str) -> Response:
 def stats(endpoint_id: str) -> Response:
     """Count deliveries by status and attempts by outcome; show the failure streak."""
     with services().sessions() as session:
-        endpoint = endpoints.get_endpoint(session, endpoint_id, key_tenant())
+        endpoint = visible(session, Endpoint, endpoint_id)
         return respond(
             StatsOut.model_validate(endpoints.endpoint_stats(session, endpoint, utcnow()))
         )

@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
+from webhooks.db import is_unavailable
 from webhooks.errors import (
     BlockedAddress,
     Conflict,
@@ -20,14 +21,6 @@ from webhooks.errors import (
 )
 
 log = logging.getLogger(__name__)
-
-STATUS_OF: dict[type[WebhooksError], int] = {
-    InvalidInput: 422,
-    BlockedAddress: 422,
-    NotFound: 404,
-    Conflict: 409,
-    Unavailable: 503,
-}
 
 
 class BadRequest(WebhooksError):
@@ -42,7 +35,15 @@ class Unauthorized(WebhooksError):
     title = "Unauthorized"
 
 
-STATUS_OF.update({BadRequest: 400, Unauthorized: 401})
+STATUS_OF: dict[type[WebhooksError], int] = {
+    BadRequest: 400,
+    Unauthorized: 401,
+    NotFound: 404,
+    Conflict: 409,
+    InvalidInput: 422,
+    BlockedAddress: 422,
+    Unavailable: 503,
+}
 
 
 def problem(
@@ -82,11 +83,6 @@ def register_error_handlers(app: Flask) -> None:
     def _webhooks_error(exc: WebhooksError) -> Response:
         return problem(STATUS_OF.get(type(exc), 400), exc.detail, exc.title, exc.errors)
 
-    @app.errorhandler(ValidationError)
-    def _validation_error(exc: ValidationError) -> Response:
-        errors = field_errors(exc)
-        return problem(422, "the request has invalid fields", "Invalid input", errors)
-
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
@@ -100,7 +96,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError) -> Response:
-        if not (isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated):
+        if not is_unavailable(exc):
             return _unexpected(exc)
         log.error("database unavailable: %s", type(exc.orig).__name__)
         return problem(

@@ -5,7 +5,7 @@ import json
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
-from api.auth import key_tenant, tenant_filter, tenant_for
+from api.auth import tenant_filter, tenant_for, visible
 from api.http import json_body, paginate, query_args, respond
 from api.openapi import documented
 from api.schemas import (
@@ -19,7 +19,7 @@ from api.schemas import (
     Page,
 )
 from api.services import services
-from webhooks.errors import InvalidInput, NotFound
+from webhooks.errors import InvalidInput
 from webhooks.fanout import publish
 from webhooks.models import Delivery, Event
 from webhooks.queue import dispatch
@@ -92,10 +92,7 @@ def list_() -> Response:
 def get(event_id: str) -> Response:
     """Return an event with its data and the status of its deliveries."""
     with services().sessions() as session:
-        event = session.get(Event, event_id)
-        bound = key_tenant()
-        if event is None or (bound is not None and event.tenant != bound):
-            raise NotFound(f"no event {event_id}")
+        event = visible(session, Event, event_id)
         deliveries = session.scalars(
             select(Delivery).where(Delivery.event_id == event_id).order_by(Delivery.id)
         ).all()

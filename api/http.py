@@ -32,19 +32,30 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _depth(value: Any) -> int:
-    """How many arrays and objects deep `value` is (iteratively: no recursion limit)."""
+def _checked_depth(value: Any) -> int:
+    """How many arrays and objects deep `value` is; refuse a string that is no text.
+
+    Iterative (no recursion limit), and one walk for both checks. A lone surrogate escape
+    (\\ud800) parses, but is no character: it can be neither stored nor sent as UTF-8.
+    """
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, level = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, dict):
             deepest = max(deepest, level)
-            stack.extend((child, level + 1) for child in _children(item))
+            stack.extend((key, level) for key in item)
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in item)
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                raise BadRequest(
+                    "the body is not valid JSON: a string holds a lone surrogate"
+                ) from None
     return deepest
-
-
-def _children(item: dict[str, Any] | list[Any]) -> list[Any]:
-    return list(item.values()) if isinstance(item, dict) else item
 
 
 def json_body(model: type[Model]) -> Model:
@@ -57,16 +68,12 @@ def json_body(model: type[Model]) -> Model:
         )
     except (ValueError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
-    if _depth(data) > MAX_JSON_DEPTH + 1:
+    if _checked_depth(data) > MAX_JSON_DEPTH + 1:
         fields = data.items() if isinstance(data, dict) else ()
-        loc = next(((name,) for name, value in fields if _depth(value) > MAX_JSON_DEPTH), ())
+        loc = next(
+            ((name,) for name, value in fields if _checked_depth(value) > MAX_JSON_DEPTH), ()
+        )
         raise InvalidInput.field(loc, f"nested deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        json.dumps(data, ensure_ascii=False).encode()
-    except UnicodeEncodeError:
-        # A lone surrogate escape (\ud800) parses, but is no character: it can be neither
-        # stored nor sent as UTF-8.
-        raise BadRequest("the body is not valid JSON: a string holds a lone surrogate") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -116,8 +116,9 @@ def _operation(
         "responses": {},
     }
     if op.query is not None:
+        properties = op.query.model_json_schema()["properties"]
         for name, info in op.query.model_fields.items():
-            schema = op.query.model_json_schema()["properties"][name]
+            schema = properties[name]
             parameter = {"name": name, "in": "query", "required": False, "schema": schema}
             if info.description:
                 parameter["description"] = info.description
@@ -143,9 +144,9 @@ def _operation(
     elif op.media_type != content:
         success["content"] = {op.media_type: {"schema": {"type": "string"}}}
     document["responses"][str(op.status)] = success
-    errors = set(op.errors) | ({503} if not op.public else set())
+    errors = set(op.errors)
     if not op.public:
-        errors.add(401)
+        errors |= {401, 503}
     if op.body is not None:
         errors.update({400, 413, 422})
     if op.query is not None:

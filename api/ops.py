@@ -16,6 +16,7 @@ from webhooks.errors import Unavailable
 from webhooks.times import utcnow
 
 bp = Blueprint("ops", __name__)
+OPENAPI = "webhooks.openapi"
 Status = Literal["ok", "unavailable"]
 
 
@@ -66,5 +67,8 @@ def prometheus() -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    """Return the OpenAPI 3.1 document."""
-    return jsonify(build_document(current_app))
+    """Return the OpenAPI 3.1 document (built on first request: the routes don't change)."""
+    extensions = current_app.extensions
+    if OPENAPI not in extensions:
+        extensions[OPENAPI] = build_document(current_app)
+    return jsonify(extensions[OPENAPI])

@@ -94,8 +94,8 @@ class Settings:
     def __repr__(self) -> str:
         # Connection strings carry passwords: a logged Settings must not (keys are hidden too).
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
-        shown["database_url"] = _hide_password(self.database_url)
-        shown["redis_url"] = _hide_password(self.redis_url)
+        shown["database_url"] = hide_credentials(self.database_url)
+        shown["redis_url"] = hide_credentials(self.redis_url)
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     def check(self) -> None:
@@ -190,14 +190,11 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
     return tuple(keys)
 
 
-def _hide_password(url: str) -> str:
-    """Mask the password of a `scheme://user:password@host/...` URL."""
+def hide_credentials(url: str) -> str:
+    """Replace the `user:password@` of a URL with `***@`, for logs and banners."""
     parts = urlsplit(url)
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    if ":" not in userinfo:
-        return url
-    user = userinfo.partition(":")[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+    _, at, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"***@{host}")) if at else url
 
 
 def normalize_database_url(url: str) -> str:

@@ -3,6 +3,7 @@
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -27,6 +28,11 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = True) -> Engi
         pool_recycle=1800,
         connect_args={"connect_timeout": 5},
     )
+
+
+def is_unavailable(exc: DBAPIError) -> bool:
+    """Whether a database error means the database is away, not that the statement is wrong."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:

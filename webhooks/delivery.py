@@ -7,10 +7,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from webhooks.config import Settings
-from webhooks.ledger import AttemptRecord, Claim, Streak, make_ledger
+from webhooks.db import is_unavailable
+from webhooks.ledger import AttemptRecord, Claim, make_ledger
 from webhooks.models import FAILED, PENDING, SUCCEEDED
 from webhooks.schedule import RetrySchedule, Verdict, classify, parse_retry_after
 from webhooks.sender import Response, Sender
@@ -57,7 +58,7 @@ class Deliverer:
         response = self.sender.send(claim.url, headers, claim.payload)
         attempt = self.judge(claim, started, response, self.clock())
         status = self.record(claim, attempt)
-        if status == PENDING and attempt.queued and attempt.next_attempt_at is not None:
+        if status == PENDING and attempt.next_attempt_at is not None and attempt.queued:
             return max(0.0, (attempt.next_attempt_at - self.clock()).total_seconds())
         return None
 
@@ -67,9 +68,9 @@ class Deliverer:
         """Decide what an attempt's response means for the delivery and its endpoint."""
         verdict = classify(response.status_code, response.error)
         status, next_attempt_at = SUCCEEDED, None
-        streak: Streak = "reset"  # any success ends a failure streak, a write only if there is one
-        if verdict is not Verdict.SUCCEEDED:
-            streak = "gone" if response.status_code == 410 else "fail"
+        if verdict is Verdict.FAILED:
+            status = FAILED
+        elif verdict is Verdict.RETRY:
             status, next_attempt_at = self._next_attempt(claim, response, now)
         # Short waits ride Celery's countdown; long ones are parked for the scheduler, since
         # a countdown task sits unacknowledged in a worker's memory until it runs.
@@ -86,7 +87,6 @@ class Deliverer:
             status=status,
             next_attempt_at=next_attempt_at,
             queued=queued,
-            streak=streak,
         )
 
     def record(self, claim: Claim, attempt: AttemptRecord) -> str | None:
@@ -102,7 +102,7 @@ class Deliverer:
             except DBAPIError as exc:
                 # The request went out: losing its record would send it again. Wait out a
                 # database restart while the lease still protects the delivery.
-                if not (exc.connection_invalidated or _is_operational(exc)):
+                if not is_unavailable(exc):
                     raise
                 if time.monotonic() + pause > deadline:
                     raise
@@ -113,14 +113,9 @@ class Deliverer:
     def _next_attempt(
         self, claim: Claim, response: Response, now: datetime
     ) -> tuple[str, datetime | None]:
-        if classify(response.status_code, response.error) is Verdict.FAILED:
-            return FAILED, None
+        """When to try a retryable failure again, or FAILED once the schedule is spent."""
         retry_after = parse_retry_after(response.status_code, response.retry_after, now)
         delay = self.schedule.delay_after(claim.run_attempt, retry_after)
         if delay is None:
             return FAILED, None
         return PENDING, now + timedelta(seconds=delay)
-
-
-def _is_operational(exc: DBAPIError) -> bool:
-    return isinstance(exc, OperationalError | InterfaceError)

@@ -16,9 +16,8 @@ from types import FrameType
 
 import click
 import redis
-from sqlalchemy import make_url
 
-from webhooks.config import Settings, parse_api_keys
+from webhooks.config import Settings, hide_credentials, parse_api_keys
 from webhooks.errors import ConfigError
 from webhooks.migrate import upgrade
 
@@ -65,7 +64,7 @@ def run(port: int, flower_port: int) -> int:
         for name, command in _commands(port, flower_port).items():
             children.append((name, _start(command, env)))
         _wait_for_api(port, children)
-        _banner(port, flower_port, env, settings.database_url)
+        _banner(port, flower_port, env, settings)
         status = _supervise(children)
     except KeyboardInterrupt:
         status = 130
@@ -173,9 +172,8 @@ def _free_port() -> int:
         return port
 
 
-def _banner(port: int, flower_port: int, env: dict[str, str], database_url: str) -> None:
+def _banner(port: int, flower_port: int, env: dict[str, str], settings: Settings) -> None:
     api_key = parse_api_keys(env["WEBHOOKS_API_KEYS"])[0].key
-    database = make_url(database_url).render_as_string(hide_password=True)
     click.echo(
         "\n".join(
             [
@@ -184,8 +182,9 @@ def _banner(port: int, flower_port: int, env: dict[str, str], database_url: str)
                 f"  API        http://127.0.0.1:{port}   (OpenAPI: /openapi.json)",
                 f"  API key    {api_key}",
                 f"  Flower     http://127.0.0.1:{flower_port}",
-                f"  database   {database}",
-                f"  redis      {env.get('REDIS_URL', 'redis://localhost:6379/0')}",
+                f"  database   {hide_credentials(settings.database_url)}",
+                # The Redis this command started, if it had to, else the one configured.
+                f"  redis      {hide_credentials(env.get('REDIS_URL', settings.redis_url))}",
                 f"  receivers  {env['WEBHOOKS_ALLOW_NETWORKS']} allowed (dev only)",
                 "",
             ]

@@ -5,11 +5,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webhooks import policy
-from webhooks.errors import BlockedAddress, InvalidInput, NotFound
+from webhooks.errors import BlockedAddress, InvalidInput
 from webhooks.guard import NetworkGuard
 from webhooks.ids import new_id
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES, Attempt, Delivery, Endpoint
@@ -53,23 +53,6 @@ def check_url(url: str, guard: NetworkGuard) -> None:
         guard.check_host(parts.hostname)
     except BlockedAddress as exc:
         raise InvalidInput.field(("url",), exc.detail) from None
-
-
-def scoped(query: Select[Any], model: type[Endpoint] | type[Delivery], tenant: str | None) -> Any:
-    """Restrict a query to a tenant when the caller's key is bound to one."""
-    return query if tenant is None else query.where(model.tenant == tenant)
-
-
-def get_endpoint(session: Session, endpoint_id: str, tenant: str | None) -> Endpoint:
-    """Return a live endpoint the caller may see, or raise NotFound."""
-    endpoint: Endpoint | None = session.scalars(
-        scoped(select(Endpoint), Endpoint, tenant).where(
-            Endpoint.id == endpoint_id, Endpoint.deleted_at.is_(None)
-        )
-    ).one_or_none()
-    if endpoint is None:
-        raise NotFound(f"no endpoint {endpoint_id}")
-    return endpoint
 
 
 def create_endpoint(

@@ -56,7 +56,13 @@ class AttemptRecord:
     status: str
     next_attempt_at: datetime | None
     queued: bool  # a countdown task is on its way to make the next attempt
-    streak: Streak  # what the attempt does to the endpoint's failure streak
+
+    @property
+    def streak(self) -> Streak:
+        """What the attempt does to the endpoint's failure streak."""
+        if self.outcome == "success":
+            return "reset"  # a write only when there is a streak to end
+        return "gone" if self.status_code == 410 else "fail"
 
 
 class Ledger:

@@ -4,17 +4,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, literal, update
 
-from webhooks.models import (
-    CANCELLED,
-    PENDING,
-    UTCDateTime,
-)
-from webhooks.models import (
-    deliveries_table as deliveries,
-)
-from webhooks.models import (
-    endpoints_table as endpoints,
-)
+from webhooks.models import CANCELLED, PENDING, UTCDateTime
+from webhooks.models import deliveries_table as deliveries
+from webhooks.models import endpoints_table as endpoints
 
 GONE = "gone"
 FAILING = "failing"
@@ -47,11 +39,10 @@ def record_failure(
         )
         .returning(endpoints.c.failure_count, endpoints.c.failing_since, endpoints.c.enabled)
     ).one()
-    streak_since = row.failing_since or now
     if (
         row.enabled
         and row.failure_count >= disable_after_failures
-        and (now - streak_since >= disable_after)
+        and now - row.failing_since >= disable_after
     ):
         disable(conn, endpoint_id, FAILING, now)
         return True

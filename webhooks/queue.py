@@ -7,7 +7,7 @@ from typing import Protocol
 from sqlalchemy import Engine, update
 from sqlalchemy.exc import DBAPIError
 
-from webhooks.models import deliveries_table
+from webhooks.models import deliveries_table as deliveries
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,12 @@ def dispatch(engine: Engine, dispatcher: Dispatcher, delivery_ids: Sequence[str]
 
 def release(engine: Engine, delivery_ids: Sequence[str]) -> None:
     """Clear the queued mark so that the scheduler's next pass picks these up."""
-    table = deliveries_table
     try:
         with engine.begin() as conn:
             conn.execute(
-                update(table).where(table.c.id.in_(list(delivery_ids))).values(queued_until=None)
+                update(deliveries)
+                .where(deliveries.c.id.in_(list(delivery_ids)))
+                .values(queued_until=None)
             )
     except DBAPIError:
         # Not fatal: the mark goes stale after a lease length and the scheduler acts then.

@@ -2,9 +2,11 @@
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, insert, or_, select, update
 
@@ -70,7 +72,6 @@ class Scheduler:
         """Record attempts whose worker died mid-flight, and make their deliveries due now."""
         now = self.clock()
         lease = timedelta(seconds=self.settings.lease_seconds)
-        steps = len(self.settings.retry_schedule)
         with self.engine.begin() as conn:
             lost = conn.execute(
                 select(
@@ -87,26 +88,30 @@ class Scheduler:
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
-            for row in lost:
+            if lost:
                 conn.execute(
-                    insert(attempts).values(
-                        id=new_id("att"),
-                        delivery_id=row.id,
-                        endpoint_id=row.endpoint_id,
-                        number=row.attempt_count,
-                        started_at=row.lease_expires_at - lease,
-                        duration_ms=None,
-                        error=WORKER_LOST,
-                        outcome="failure",
-                    )
+                    insert(attempts),
+                    [
+                        {
+                            "id": new_id("att"),
+                            "delivery_id": row.id,
+                            "endpoint_id": row.endpoint_id,
+                            "number": row.attempt_count,
+                            "started_at": row.lease_expires_at - lease,
+                            "duration_ms": None,
+                            "error": WORKER_LOST,
+                            "outcome": "failure",
+                        }
+                        for row in lost
+                    ],
                 )
-                # The request may or may not have gone out; send again at once, but count
-                # the attempt so a delivery that kills its worker every time still ends.
-                exhausted = row.attempt_count - row.run_start > steps
-                status = row.status if row.status != PENDING else FAILED if exhausted else PENDING
+            after: dict[str, list[str]] = defaultdict(list)
+            for row in lost:
+                after[self._status_after_lost(row)].append(row.id)
+            for status, ids in after.items():
                 conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.id == row.id)
+                    .where(deliveries.c.id.in_(ids))
                     .values(
                         status=status,
                         next_attempt_at=now if status == PENDING else None,
@@ -119,6 +124,15 @@ class Scheduler:
         if lost:
             log.warning("scheduler: %d attempts outlived their lease (worker lost)", len(lost))
         return len(lost)
+
+    def _status_after_lost(self, row: Any) -> str:
+        """The delivery's status once its lost attempt is counted."""
+        if row.status != PENDING:
+            return str(row.status)  # cancelled while in flight: it stays so
+        # The attempt may or may not have gone out: send again at once, but count it, so
+        # that a delivery that kills its worker every time still ends.
+        spent = row.attempt_count - row.run_start > len(self.settings.retry_schedule)
+        return FAILED if spent else PENDING
 
     def queue_due(self) -> tuple[int, int]:
         """Queue pending deliveries that are due and that no queued task will pick up."""

@@ -7,7 +7,7 @@ import ssl
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -17,6 +17,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from webhooks.config import hide_credentials
 from webhooks.errors import BlockedAddress
 from webhooks.guard import IPAddress, NetworkGuard, ResolutionError, literal_address
 from webhooks.models import RESPONSE_BODY_LIMIT
@@ -68,16 +69,12 @@ class Sender:
             except Exception as exc:  # every failure becomes an audited error
                 error = TIMEOUT if deadline.expired else _error_name(exc)
                 if error == CONNECTION_ERROR and not isinstance(exc, requests.ConnectionError):
-                    log.warning("unexpected error sending to %s", _redact(url), exc_info=True)
+                    log.warning(
+                        "unexpected error sending to %s", hide_credentials(url), exc_info=True
+                    )
                 response = Response(None, None, error, 0.0)
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
-        return Response(
-            response.status_code,
-            response.body,
-            response.error,
-            duration_ms,
-            response.retry_after,
-        )
+        return replace(response, duration_ms=duration_ms)
 
     def _send(
         self, url: str, headers: Mapping[str, str], body: bytes, deadline: Deadline
@@ -205,12 +202,6 @@ def _never_connected(exc: requests.ConnectionError) -> bool:
 
 def _netloc(address: IPAddress) -> str:
     return f"[{address}]" if address.version == 6 else str(address)
-
-
-def _redact(url: str) -> str:
-    """Drop credentials from a URL before it reaches a log line."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 class _PinnedAdapter(HTTPAdapter):

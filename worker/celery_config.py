@@ -2,7 +2,6 @@
 
 import logging
 import threading
-from functools import cached_property
 from typing import Any
 
 from celery import Celery
@@ -30,13 +29,17 @@ class WebhookCelery(Celery):  # type: ignore[misc]
     def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__("webhooks", **kwargs)
         self.settings = settings
+        self._runtime: Runtime | None = None
         self._runtime_lock = threading.Lock()
 
-    @cached_property
+    @property
     def runtime(self) -> "Runtime":
         """The engine, sender, deliverer and scheduler, built once per worker process."""
+        # The first tasks of a threads pool arrive together: only one of them may build it.
         with self._runtime_lock:
-            return Runtime(self)
+            if self._runtime is None:
+                self._runtime = Runtime(self)
+            return self._runtime
 
 
 class Runtime:

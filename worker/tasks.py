@@ -3,8 +3,9 @@
 from typing import Any
 
 from celery import Task
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
+from webhooks.db import is_unavailable
 from worker.celery_config import DELIVER, SCHEDULE, WebhookCelery
 
 # How long to wait before trying again when the database did not answer the claim.
@@ -24,8 +25,6 @@ class DeliveryTask(Task):  # type: ignore[misc]
 
     autoretry_for = (RetryLater,)
     max_retries = None  # the schedule in SQL decides when a delivery has failed
-    acks_late = True
-    ignore_result = True
 
     def retry(self, *args: Any, exc: BaseException | None = None, **kwargs: Any) -> Any:
         if kwargs.get("countdown") is None and isinstance(exc, RetryLater):
@@ -41,13 +40,16 @@ def register(app: WebhookCelery) -> None:
         """Make one attempt of a delivery; ask Celery to run it again if the schedule says so."""
         try:
             countdown = app.runtime.deliverer.deliver(delivery_id)
-        except (OperationalError, InterfaceError) as exc:
+        except DBAPIError as exc:
+            if not is_unavailable(exc):
+                raise
             # The database is away: nothing was claimed or the record is safe in the lease.
             raise RetryLater(DATABASE_RETRY_SECONDS) from exc
         if countdown is not None:
             raise RetryLater(countdown)
 
-    @app.task(name=SCHEDULE, ignore_result=True, acks_late=False)
+    # Acknowledged on receipt: a pass lost with its worker is simply replaced by the next one.
+    @app.task(name=SCHEDULE, acks_late=False)
     def schedule() -> None:
         """Run one scheduler pass."""
         app.runtime.scheduler.tick()

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, update
 from tests.integration.conftest import LEASE, ON_EVERY_LEDGER, claimed
 from tests.support.rows import add_deliveries, add_delivery, add_endpoint, attempt_rows, row
 from webhooks.config import Settings
-from webhooks.ledger import AttemptRecord, Ledger, Streak
+from webhooks.ledger import AttemptRecord, Ledger
 from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints
@@ -23,9 +23,9 @@ from worker.dispatch import CeleryDispatcher
 pytestmark = ON_EVERY_LEDGER
 
 
-def success(started: datetime, streak: Streak = "reset") -> AttemptRecord:
+def success(started: datetime) -> AttemptRecord:
     """A 200 from the receiver."""
-    return AttemptRecord(started, 12.5, 200, "ok", None, "success", SUCCEEDED, None, False, streak)
+    return AttemptRecord(started, 12.5, 200, "ok", None, "success", SUCCEEDED, None, False)
 
 
 def failure(
@@ -36,12 +36,11 @@ def failure(
     queued: bool = False,
     code: int | None = None,
     error: str | None = "timeout",
-    streak: Streak = "fail",
 ) -> AttemptRecord:
     """A failed attempt: retried at `next_attempt_at` if the status is pending."""
     body = None if code is None else "nope"
     return AttemptRecord(
-        started, 250.0, code, body, error, "failure", status, next_attempt_at, queued, streak
+        started, 250.0, code, body, error, "failure", status, next_attempt_at, queued
     )
 
 
@@ -223,7 +222,7 @@ def test_gone_disables_the_endpoint_at_once(ledger: Ledger, engine: Engine, now:
     endpoint_id = add_endpoint(engine, now)
     delivery_id, other_id = add_deliveries(engine, [now, now], endpoint_id)
     claim = claimed(ledger, delivery_id, now)
-    gone = failure(now, FAILED, code=410, error=None, streak="gone")
+    gone = failure(now, FAILED, code=410, error=None)  # a 410 disables: streak "gone"
 
     assert ledger.record(claim, gone, now) == FAILED
     endpoint = row(engine, endpoints, endpoint_id)
