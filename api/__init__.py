@@ -2,18 +2,18 @@
 
 import logging
 
-from flask import Flask
+from flask import Blueprint, Flask
 
 from api import deliveries, endpoints, events, ops
-from api.auth import install_auth
+from api.auth import authenticator
 from api.errors import register_error_handlers
 from api.http import IdConverter
 from api.services import EXTENSION, Services
 from webhooks.config import Settings
 from webhooks.db import make_engine, make_sessions
+from webhooks.delivery.queue import Dispatcher
 from webhooks.errors import ConfigError
-from webhooks.guard import NetworkGuard
-from webhooks.queue import Dispatcher
+from webhooks.security.guard import NetworkGuard
 
 
 def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | None = None) -> Flask:
@@ -38,8 +38,12 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         dispatcher=dispatcher,
         guard=NetworkGuard(settings.allow_networks),
     )
-    install_auth(app, settings.api_keys)
     register_error_handlers(app)
-    for module in (endpoints, events, deliveries, ops):
-        app.register_blueprint(module.bp)
+    # Everything under /v1 needs a key; the probes and the document do not.
+    v1 = Blueprint("v1", __name__, url_prefix="/v1")
+    v1.before_request(authenticator(settings.api_keys))
+    for module in (endpoints, events, deliveries):
+        v1.register_blueprint(module.bp)
+    app.register_blueprint(v1)
+    app.register_blueprint(ops.bp)
     return app

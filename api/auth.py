@@ -2,9 +2,10 @@
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Flask, g, request
+from flask import g, request
 from sqlalchemy.orm import Session
 
 from api.errors import Unauthorized
@@ -20,14 +21,11 @@ _NOUNS: dict[type[Endpoint | Event | Delivery], str] = {
 }
 
 
-def install_auth(app: Flask, keys: tuple[ApiKey, ...]) -> None:
-    """Require a valid key on every /v1/ route and remember the tenant it is bound to."""
+def authenticator(keys: tuple[ApiKey, ...]) -> Callable[[], None]:
+    """Build the check every /v1 request passes: a valid key, whose tenant it remembers."""
     digests = [(hashlib.sha256(key.key.encode()).digest(), key) for key in keys]
 
-    @app.before_request
-    def _authenticate() -> None:
-        if not request.path.startswith("/v1/"):
-            return
+    def authenticate() -> None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send the API key as 'Authorization: Bearer <key>'")
@@ -40,6 +38,8 @@ def install_auth(app: Flask, keys: tuple[ApiKey, ...]) -> None:
         if found is None:
             raise Unauthorized("the API key is not valid")
         g.tenant = found.tenant
+
+    return authenticate
 
 
 def key_tenant() -> str | None:

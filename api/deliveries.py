@@ -8,12 +8,12 @@ from api.http import paginate, query_args, respond
 from api.openapi import documented
 from api.schemas import AttemptList, AttemptOut, DeliveryOut, DeliveryQuery, Page
 from api.services import services
+from webhooks.delivery.queue import dispatch
+from webhooks.delivery.redelivery import retry_delivery
 from webhooks.models import Attempt, Delivery
-from webhooks.queue import dispatch
-from webhooks.redelivery import retry_delivery
 from webhooks.times import utcnow
 
-bp = Blueprint("deliveries", __name__, url_prefix="/v1/deliveries")
+bp = Blueprint("deliveries", __name__, url_prefix="/deliveries")
 
 
 @bp.get("")

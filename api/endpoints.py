@@ -20,12 +20,12 @@ from api.schemas import (
 )
 from api.services import services
 from webhooks import endpoints
+from webhooks.delivery.redelivery import recover_endpoint
 from webhooks.endpoints import EndpointFields
 from webhooks.models import Endpoint
-from webhooks.redelivery import recover_endpoint
 from webhooks.times import utcnow
 
-bp = Blueprint("endpoints", __name__, url_prefix="/v1/endpoints")
+bp = Blueprint("endpoints", __name__, url_prefix="/endpoints")
 
 
 @bp.post("")

@@ -19,13 +19,13 @@ from api.schemas import (
     Page,
 )
 from api.services import services
+from webhooks.delivery.queue import dispatch
 from webhooks.errors import InvalidInput
-from webhooks.fanout import publish
+from webhooks.events.fanout import publish
 from webhooks.models import Delivery, Event
-from webhooks.queue import dispatch
 from webhooks.times import utcnow
 
-bp = Blueprint("events", __name__, url_prefix="/v1/events")
+bp = Blueprint("events", __name__, url_prefix="/events")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 

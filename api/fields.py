@@ -14,9 +14,9 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from webhooks.matching import is_filter
+from webhooks.events.matching import is_filter
 from webhooks.models import DELIVERY_STATUSES
-from webhooks.signing import secret_key
+from webhooks.security.signing import secret_key
 from webhooks.times import rfc3339
 
 Timestamp = Annotated[

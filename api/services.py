@@ -7,8 +7,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from webhooks.config import Settings
-from webhooks.guard import NetworkGuard
-from webhooks.queue import Dispatcher
+from webhooks.delivery.queue import Dispatcher
+from webhooks.security.guard import NetworkGuard
 
 EXTENSION = "webhooks"
 

@@ -36,7 +36,7 @@ from bench.support import (
 from webhooks.config import Settings
 from webhooks.db import make_engine
 from webhooks.models import Delivery
-from webhooks.signing import generate_secret, webhook_headers
+from webhooks.security.signing import generate_secret, webhook_headers
 from worker.dispatch import CeleryDispatcher
 
 BODY = b'{"type":"bench.event","timestamp":"2026-11-26T16:36:19.123Z","data":{"n":1}}'

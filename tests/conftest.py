@@ -17,14 +17,16 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
 from api import create_app
+from tests.support.faults import RedisServer
 from tests.support.processes import CeleryProcess, start_beat, start_worker
 from tests.support.receiver import Receiver
 from webhooks.config import Settings, normalize_database_url
 from webhooks.db import make_engine
 from webhooks.migrate import upgrade
 
-# Where the real services answer; CI and `make test` use these defaults.
-TEST_REDIS_URL = os.environ.get("WEBHOOKS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Where the real services answer. Redis: a private server the session starts, unless told to
+# use another (whose database the tests then empty). PostgreSQL: a database of our own beside it.
+TEST_REDIS_URL = os.environ.get("WEBHOOKS_TEST_REDIS_URL")
 TEST_POSTGRES_URL = os.environ.get(
     "WEBHOOKS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
@@ -68,13 +70,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture(scope="session")
+def session_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Redis this session may empty: its own redis-server on a free port."""
+    if TEST_REDIS_URL is not None:
+        yield TEST_REDIS_URL
+        return
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url()
+    server.kill()
+
+
 @pytest.fixture
-def redis_url() -> str:
+def redis_url(session_redis: str) -> str:
     """The test Redis database, emptied."""
-    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client = redis.Redis.from_url(session_redis)
     client.flushdb()
     client.close()
-    return TEST_REDIS_URL
+    return session_redis
 
 
 @pytest.fixture

@@ -8,14 +8,13 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webhooks import policy
+from webhooks.delivery.outcome import DisabledReason, cancel_pending, disable
 from webhooks.errors import BlockedAddress, InvalidInput
-from webhooks.guard import NetworkGuard
 from webhooks.ids import new_id
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES, Attempt, Delivery, Endpoint
-from webhooks.signing import generate_secret
+from webhooks.security.guard import NetworkGuard
+from webhooks.security.signing import generate_secret
 
-MANUAL = "manual"
 MAX_URL_LENGTH = 2048
 
 
@@ -69,7 +68,7 @@ def create_endpoint(
         event_types=fields.event_types or [],
         secret=fields.secret or generate_secret(),
         enabled=True if fields.enabled is None else fields.enabled,
-        disabled_reason=None if fields.enabled is not False else MANUAL,
+        disabled_reason=None if fields.enabled is not False else DisabledReason.MANUAL,
         rate_limit=fields.rate_limit,
         metadata_=fields.metadata or {},
         failure_count=0,
@@ -103,7 +102,7 @@ def update_endpoint(
         endpoint.failing_since = None
     elif fields.enabled is False and endpoint.enabled:
         session.flush()
-        policy.disable(session.connection(), endpoint.id, MANUAL, now)
+        disable(session.connection(), endpoint.id, DisabledReason.MANUAL, now)
         session.refresh(endpoint)
     endpoint.updated_at = now
     session.flush()
@@ -116,7 +115,7 @@ def delete_endpoint(session: Session, endpoint: Endpoint, now: datetime) -> None
     endpoint.enabled = False
     endpoint.updated_at = now
     session.flush()
-    policy.cancel_pending(session.connection(), endpoint.id, now)
+    cancel_pending(session.connection(), endpoint.id, now)
 
 
 def rotate_secret(session: Session, endpoint: Endpoint, now: datetime, overlap: float) -> str:

@@ -2,5 +2,8 @@
 
 from webhooks.config import Settings
 from worker.celery_config import make_celery
+from worker.tasks import register
 
-app = make_celery(Settings.from_env())
+settings = Settings.from_env()
+app = make_celery(settings)
+register(app, settings)

@@ -1,75 +1,24 @@
-"""Build a configured Celery app from Settings; every choice here serves at-least-once delivery."""
+"""Configure a Celery app from Settings; every choice here serves at-least-once delivery."""
 
 import logging
-import threading
-from typing import Any
 
 from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
-from webhooks import USER_AGENT
 from webhooks.config import Settings
-from webhooks.db import make_engine
-from webhooks.delivery import Deliverer
-from webhooks.guard import NetworkGuard
-from webhooks.scheduler import Scheduler
-from webhooks.sender import Sender
+from worker.names import DELIVERY_QUEUE, SCHEDULE, SCHEDULER_QUEUE
 
-DELIVER = "webhooks.deliver"
-SCHEDULE = "webhooks.schedule"
-DELIVERY_QUEUE = "webhooks"
-SCHEDULER_QUEUE = "webhooks.schedule"
 # How long the API's publisher waits on Redis per try; an LPUSH takes a millisecond.
 PUBLISH_TIMEOUT_SECONDS = 1.0
 
 
-class WebhookCelery(Celery):  # type: ignore[misc]
-    """A Celery app that carries its Settings and builds the delivery machinery on first use."""
-
-    def __init__(self, settings: Settings, **kwargs: Any) -> None:
-        super().__init__("webhooks", **kwargs)
-        self.settings = settings
-        self._runtime: Runtime | None = None
-        self._runtime_lock = threading.Lock()
-
-    @property
-    def runtime(self) -> "Runtime":
-        """The engine, sender, deliverer and scheduler, built once per worker process."""
-        # The first tasks of a threads pool arrive together: only one of them may build it.
-        with self._runtime_lock:
-            if self._runtime is None:
-                self._runtime = Runtime(self)
-            return self._runtime
-
-
-class Runtime:
-    """What a worker process needs to run tasks, built from Settings."""
-
-    def __init__(self, app: WebhookCelery) -> None:
-        from worker.dispatch import CeleryDispatcher
-
-        settings = app.settings
-        # Threads hold a connection only while claiming or recording, not while sending.
-        # No pre-ping: a connection lost to a database restart fails one claim, which is
-        # retried, or one record, which waits and tries again (webhooks/delivery.py).
-        self.engine = make_engine(
-            settings.database_url,
-            pool_size=min(settings.worker_concurrency, 20),
-            pre_ping=False,
-        )
-        guard = NetworkGuard(settings.allow_networks)
-        sender = Sender(guard, settings.delivery_timeout_seconds, USER_AGENT)
-        self.deliverer = Deliverer(settings, self.engine, sender)
-        self.scheduler = Scheduler(settings, self.engine, CeleryDispatcher(app))
-
-
-def make_celery(settings: Settings, *, publisher: bool = False) -> WebhookCelery:
-    """Return a Celery app for `settings`, with the delivery and scheduler tasks registered.
+def make_celery(settings: Settings, *, publisher: bool = False) -> Celery:
+    """Return a Celery app configured for `settings` (tasks are registered by worker.tasks).
 
     `publisher`: the app only publishes, while a client waits (the API); it gives up on a
     broker that does not answer within seconds and leaves the rest to the scheduler.
     """
-    app = WebhookCelery(settings, broker=settings.redis_url, set_as_current=False)
+    app = Celery("webhooks", broker=settings.redis_url, set_as_current=False)
     interval = settings.scheduler_interval_seconds
     # A Redis that hangs (it takes the connection, never answers) costs socket_timeout per
     # try. A worker can wait; a client of the API cannot (10 s held a POST for 40 s).
@@ -144,7 +93,4 @@ def make_celery(settings: Settings, *, publisher: bool = False) -> WebhookCelery
         worker_redirect_stdouts=False,
     )
     logging.getLogger("webhooks").setLevel(settings.log_level)
-    from worker.tasks import register
-
-    register(app)
     return app

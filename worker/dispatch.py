@@ -4,10 +4,12 @@ import logging
 from collections.abc import Sequence
 
 import redis
+from celery import Celery
 
 from webhooks.config import Settings
 from webhooks.errors import Unavailable
-from worker.celery_config import DELIVER, WebhookCelery, make_celery
+from worker.celery_config import make_celery
+from worker.names import DELIVER
 
 log = logging.getLogger(__name__)
 
@@ -15,13 +17,14 @@ log = logging.getLogger(__name__)
 class CeleryDispatcher:
     """Enqueue `webhooks.deliver` tasks carrying a delivery id, nothing more."""
 
-    def __init__(self, app: WebhookCelery) -> None:
+    def __init__(self, app: Celery, settings: Settings) -> None:
         self.app = app
+        self.settings = settings
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CeleryDispatcher":
         """Build a dispatcher with its own Celery app (a producer only)."""
-        return cls(make_celery(settings, publisher=True))
+        return cls(make_celery(settings, publisher=True), settings)
 
     def enqueue(self, delivery_ids: Sequence[str]) -> list[str]:
         """Queue one task per id over one connection; return the ids that were not queued."""
@@ -42,7 +45,7 @@ class CeleryDispatcher:
     def ping(self) -> None:
         """Raise Unavailable unless the broker answers within two seconds."""
         client = redis.Redis.from_url(
-            self.app.settings.redis_url, socket_connect_timeout=2, socket_timeout=2
+            self.settings.redis_url, socket_connect_timeout=2, socket_timeout=2
         )
         try:
             client.ping()

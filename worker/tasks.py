@@ -2,11 +2,13 @@
 
 from typing import Any
 
-from celery import Task
+from celery import Celery, Task
 from sqlalchemy.exc import DBAPIError
 
+from webhooks.config import Settings
 from webhooks.db import is_unavailable
-from worker.celery_config import DELIVER, SCHEDULE, WebhookCelery
+from worker.names import DELIVER, SCHEDULE
+from worker.runtime import LazyRuntime
 
 # How long to wait before trying again when the database did not answer the claim.
 DATABASE_RETRY_SECONDS = 2.0
@@ -32,14 +34,15 @@ class DeliveryTask(Task):  # type: ignore[misc]
         return super().retry(*args, exc=exc, **kwargs)
 
 
-def register(app: WebhookCelery) -> None:
+def register(app: Celery, settings: Settings) -> None:
     """Register the tasks on `app`."""
+    runtime = LazyRuntime(app, settings)
 
     @app.task(bind=True, base=DeliveryTask, name=DELIVER)
     def deliver(self: DeliveryTask, delivery_id: str) -> None:
         """Make one attempt of a delivery; ask Celery to run it again if the schedule says so."""
         try:
-            countdown = app.runtime.deliverer.deliver(delivery_id)
+            countdown = runtime.get().deliverer.deliver(delivery_id)
         except DBAPIError as exc:
             if not is_unavailable(exc):
                 raise
@@ -51,5 +54,5 @@ def register(app: WebhookCelery) -> None:
     # Acknowledged on receipt: a pass lost with its worker is simply replaced by the next one.
     @app.task(name=SCHEDULE, acks_late=False)
     def schedule() -> None:
-        """Run one scheduler pass."""
-        app.runtime.scheduler.tick()
+        """Run one requeuer pass."""
+        runtime.get().requeuer.tick()

@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook
 from tests.support import free_port, wait_until
 from tests.support.processes import process_env
 from tests.support.receiver import Receiver
-from webhooks.devserver import port_is_free
+from webhooks.tools.devserver import port_is_free
 
 # The console script `make dev` runs, from the venv this interpreter belongs to.
 WEBHOOKS = Path(sys.executable).with_name("webhooks")

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
+from webhooks.delivery.ledger import Claim, Ledger, PostgresLedger, make_ledger
+from webhooks.delivery.outcome import RetrySchedule, Rules
 from webhooks.ids import new_id
-from webhooks.ledger import Claim, Ledger, PostgresLedger, make_ledger
 from webhooks.times import utcnow
 
 LEASE = timedelta(seconds=5)  # WEBHOOKS_LEASE_SECONDS in the `env` fixture
@@ -31,9 +32,13 @@ def new_ledger(engine: Engine, build_ledger: LedgerFactory) -> LedgerFactory:
     """Build the ledger under test with a five-second lease and the given streak thresholds."""
 
     def new(failures: int = 10, after: timedelta = timedelta(days=5)) -> Ledger:
-        ledger = build_ledger(
-            engine, lease=LEASE, disable_after=after, disable_after_failures=failures
+        rules = Rules(
+            schedule=RetrySchedule((0.3, 0.3, 0.3)),
+            max_countdown=timedelta(seconds=5),
+            disable_after=after,
+            disable_after_failures=failures,
         )
+        ledger = build_ledger(engine, lease=LEASE, rules=rules)
         # Otherwise the "postgresql" runs would silently test the portable ledger twice.
         on_postgres = engine.dialect.name == "postgresql" and build_ledger is make_ledger
         assert isinstance(ledger, PostgresLedger) is on_postgres

@@ -19,7 +19,7 @@ from tests.support.api import (
 )
 from webhooks.config import ApiKey, Settings
 
-# Each route of API.md that needs a key, with a body where it takes one.
+# Each /v1 route that needs a key, with a body where it takes one.
 V1_ROUTES = [
     ("get", "/v1/endpoints"),
     ("post", "/v1/endpoints"),

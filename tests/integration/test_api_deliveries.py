@@ -62,7 +62,7 @@ def test_list_filters_by_endpoint_event_and_status(client: FlaskClient, engine: 
 
 
 def test_get_delivery_has_the_documented_shape(client: FlaskClient, engine: Engine) -> None:
-    """A delivery object has exactly the fields of API.md, with the state SQL holds."""
+    """A delivery object has exactly the fields the API promises, with the state SQL holds."""
     endpoint = create_endpoint(client)
     event = send_event(client).get_json()
     (ref,) = event["deliveries"]
@@ -86,7 +86,7 @@ def test_get_delivery_has_the_documented_shape(client: FlaskClient, engine: Engi
 
 
 def test_attempts_are_listed_oldest_first(client: FlaskClient, engine: Engine) -> None:
-    """Every attempt, in order of number, with the fields of API.md."""
+    """Every attempt, in order of number, with the fields the API promises."""
     create_endpoint(client)
     (ref,) = send_event(client).get_json()["deliveries"]
     path = f"/v1/deliveries/{ref['id']}/attempts"

@@ -22,7 +22,7 @@ from webhooks.times import utcnow
 
 
 def test_create_with_only_a_url_has_the_documented_defaults(client: FlaskClient) -> None:
-    """201 with exactly the endpoint object of API.md plus a generated `whsec_` secret."""
+    """201 with exactly the endpoint object the API promises plus a generated `whsec_` secret."""
     response = client.post("/v1/endpoints", json={"url": "https://example.com/hook"})
 
     assert response.status_code == 201

@@ -17,7 +17,7 @@ from werkzeug.test import TestResponse
 from tests.support.api import add_attempt, create_endpoint
 from webhooks.times import utcnow
 
-# Every route of API.md and its methods (the document does not describe itself).
+# Every route the API promises, and its methods (the document does not describe itself).
 ROUTES = {
     "/v1/endpoints": {"get", "post"},
     "/v1/endpoints/{endpoint_id}": {"get", "patch", "delete"},
@@ -64,7 +64,7 @@ def _check(document: dict[str, Any], path: str, method: str, response: TestRespo
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_document_is_valid_openapi_3_1_with_every_route(app: Flask) -> None:
-    """The document validates as OpenAPI 3.1 and lists exactly the routes of API.md."""
+    """The document validates as OpenAPI 3.1 and lists exactly the routes the API promises."""
     response = app.test_client().get("/openapi.json")
     assert response.status_code == 200 and response.content_type == "application/json"
     document = response.get_json()

@@ -22,8 +22,8 @@ from tests.support.rows import (
     attempt_rows,
     row,
 )
+from webhooks.delivery.ledger import Claim, Ledger
 from webhooks.ids import new_id
-from webhooks.ledger import Claim, Ledger
 from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED
 from webhooks.models import deliveries_table as deliveries
 

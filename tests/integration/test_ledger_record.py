@@ -13,11 +13,12 @@ from sqlalchemy import Engine, update
 from tests.integration.conftest import LEASE, ON_EVERY_LEDGER, claimed
 from tests.support.rows import add_deliveries, add_delivery, add_endpoint, attempt_rows, row
 from webhooks.config import Settings
-from webhooks.ledger import AttemptRecord, Ledger
+from webhooks.delivery.ledger import Ledger
+from webhooks.delivery.outcome import AttemptRecord
+from webhooks.delivery.requeue import Requeuer
 from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints
-from webhooks.scheduler import Scheduler
 from worker.dispatch import CeleryDispatcher
 
 pytestmark = ON_EVERY_LEDGER
@@ -139,7 +140,7 @@ def test_a_lost_lease_fills_the_reapers_placeholder(
     claim = claimed(ledger, delivery_id, now)
     reaped_at = now + LEASE + timedelta(seconds=1)
     dispatcher = CeleryDispatcher.from_settings(settings)
-    reaper = Scheduler(settings, engine, dispatcher, clock=lambda: reaped_at)
+    reaper = Requeuer(settings, engine, dispatcher, clock=lambda: reaped_at)
     assert reaper.reap_expired_leases() == 1
     retaken = claimed(ledger, delivery_id, reaped_at)  # another worker sends it again
     attempt = success(now) if verdict == "success" else failure(now, PENDING, now, code=500)

@@ -20,7 +20,7 @@ from tests.support import wait_until
 from webhooks.config import Settings
 from webhooks.ids import new_id
 from webhooks.models import attempts_table, deliveries_table, endpoints_table, events_table
-from worker.celery_config import DELIVERY_QUEUE
+from worker.names import DELIVERY_QUEUE
 
 __all__ = ["API_KEY", "TENANT_KEY"]
 RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"

@@ -11,7 +11,7 @@ SECRET_KEY = "sk_live_do_not_print_me"
 
 
 def test_defaults_match_the_documented_contract() -> None:
-    """An empty environment gives API.md's defaults."""
+    """An empty environment gives the documented defaults."""
     settings = Settings.from_env({})
 
     assert settings.retry_schedule == (5, 300, 1800, 7200, 18000, 36000, 36000)

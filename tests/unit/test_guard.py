@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from webhooks.errors import BlockedAddress
-from webhooks.guard import NetworkGuard, ResolutionError
+from webhooks.security.guard import NetworkGuard, ResolutionError
 
 GUARD = NetworkGuard()
 

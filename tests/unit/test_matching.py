@@ -2,7 +2,7 @@
 
 import pytest
 
-from webhooks.matching import is_event_type, is_filter, matches
+from webhooks.events.matching import is_event_type, is_filter, matches
 
 
 def test_empty_filter_matches_every_type() -> None:

@@ -6,7 +6,7 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from webhooks.signing import (
+from webhooks.security.signing import (
     SignatureError,
     generate_secret,
     secret_key,

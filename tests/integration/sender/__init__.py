@@ -2,7 +2,7 @@
 
 import ipaddress
 
-from webhooks.guard import NetworkGuard
+from webhooks.security.guard import NetworkGuard
 
 TIMEOUT = 1.0
 LOOPBACK = NetworkGuard([ipaddress.ip_network("127.0.0.0/8")])

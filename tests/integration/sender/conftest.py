@@ -7,7 +7,7 @@ import pytest
 
 from tests.integration.sender import LOOPBACK, TIMEOUT
 from tests.support.receiver import Receiver
-from webhooks.sender import Sender
+from webhooks.delivery.sender import Sender
 
 _paths = itertools.count()
 

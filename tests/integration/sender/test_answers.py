@@ -6,8 +6,8 @@ import pytest
 
 from tests.integration.sender import BODY
 from tests.support.receiver import Receiver, Reply
+from webhooks.delivery.sender import Sender
 from webhooks.models import RESPONSE_BODY_LIMIT
-from webhooks.sender import Sender
 
 HEADERS = {"content-type": "application/json", "webhook-id": "evt_1"}
 

@@ -12,8 +12,8 @@ import pytest
 from tests.integration.sender import BODY, LOOPBACK
 from tests.support.rawserver import RawServer, answer_ok
 from tests.support.receiver import Receiver, Reply
-from webhooks.guard import NetworkGuard
-from webhooks.sender import Sender
+from webhooks.delivery.sender import Sender
+from webhooks.security.guard import NetworkGuard
 
 HEADERS = {"content-type": "application/json"}
 NAME = "hooks.example.test"

@@ -10,7 +10,7 @@ import pytest
 from tests.integration.sender import BODY, TIMEOUT
 from tests.support.rawserver import RawServer, answer_ok, never_answer, read_request
 from tests.support.receiver import Receiver, Reply
-from webhooks.sender import Response, Sender
+from webhooks.delivery.sender import Response, Sender
 
 SLACK = 1.0  # what "returns within the timeout" may overrun on a busy machine
 HEADERS = {"content-type": "application/json"}

@@ -16,7 +16,7 @@ import pytest
 from tests.integration.sender import BODY, LOOPBACK
 from tests.support.rawserver import RawServer
 from tests.support.receiver import Receiver
-from webhooks.sender import Sender
+from webhooks.delivery.sender import Sender
 
 NAME = "hooks.example.test"
 

@@ -37,7 +37,7 @@ def migrate() -> None:
 @click.option("--flower-port", type=int, default=5555, show_default=True)
 def dev(port: int, flower_port: int) -> None:
     """Run API, worker, scheduler and Flower locally on SQLite; Ctrl-C stops them all."""
-    from webhooks.devserver import run
+    from webhooks.tools.devserver import run
 
     sys.exit(run(port=port, flower_port=flower_port))
 
@@ -74,7 +74,7 @@ def flower(port: int, basic_auth: str, address: str | None) -> None:
 @click.option("--status", type=int, default=200, show_default=True, help="Status to answer with.")
 def receive(port: int, secret: str | None, status: int) -> None:
     """Listen on 127.0.0.1 and print every webhook received, checking its signature."""
-    from webhooks.receiver import serve
+    from webhooks.tools.receiver import serve
 
     serve(port, secret, status)
 

@@ -11,11 +11,11 @@ from sqlalchemy.exc import DBAPIError
 
 from webhooks.config import Settings
 from webhooks.db import is_unavailable
-from webhooks.ledger import AttemptRecord, Claim, make_ledger
-from webhooks.models import FAILED, PENDING, SUCCEEDED
-from webhooks.schedule import RetrySchedule, Verdict, classify, parse_retry_after
-from webhooks.sender import Response, Sender
-from webhooks.signing import webhook_headers
+from webhooks.delivery.ledger import Claim, make_ledger
+from webhooks.delivery.outcome import AttemptRecord, Rules
+from webhooks.delivery.sender import Sender
+from webhooks.models import PENDING
+from webhooks.security.signing import webhook_headers
 from webhooks.times import utcnow
 
 log = logging.getLogger(__name__)
@@ -34,12 +34,9 @@ class Deliverer:
         self.settings = settings
         self.sender = sender
         self.clock = clock
-        self.schedule = RetrySchedule(settings.retry_schedule)
+        self.rules = Rules.from_settings(settings)
         self.ledger = make_ledger(
-            engine,
-            lease=timedelta(seconds=settings.lease_seconds),
-            disable_after=timedelta(seconds=settings.disable_after_seconds),
-            disable_after_failures=settings.disable_after_failures,
+            engine, lease=timedelta(seconds=settings.lease_seconds), rules=self.rules
         )
 
     def deliver(self, delivery_id: str) -> float | None:
@@ -49,45 +46,18 @@ class Deliverer:
             return None
         started = self.clock()
         headers = {
-            # API.md promises it, and receivers' frameworks only parse JSON bodies that say so.
+            # Receivers' frameworks only parse JSON bodies that say so.
             "content-type": "application/json",
             **webhook_headers(
                 claim.secrets, claim.event_id, claim.payload, int(started.timestamp())
             ),
         }
         response = self.sender.send(claim.url, headers, claim.payload)
-        attempt = self.judge(claim, started, response, self.clock())
+        attempt = self.rules.judge(claim.run_attempt, started, response, self.clock())
         status = self.record(claim, attempt)
         if status == PENDING and attempt.next_attempt_at is not None and attempt.queued:
             return max(0.0, (attempt.next_attempt_at - self.clock()).total_seconds())
         return None
-
-    def judge(
-        self, claim: Claim, started: datetime, response: Response, now: datetime
-    ) -> AttemptRecord:
-        """Decide what an attempt's response means for the delivery and its endpoint."""
-        verdict = classify(response.status_code, response.error)
-        status, next_attempt_at = SUCCEEDED, None
-        if verdict is Verdict.FAILED:
-            status = FAILED
-        elif verdict is Verdict.RETRY:
-            status, next_attempt_at = self._next_attempt(claim, response, now)
-        # Short waits ride Celery's countdown; long ones are parked for the scheduler, since
-        # a countdown task sits unacknowledged in a worker's memory until it runs.
-        queued = next_attempt_at is not None and (
-            (next_attempt_at - now).total_seconds() <= self.settings.max_countdown_seconds
-        )
-        return AttemptRecord(
-            started_at=started,
-            duration_ms=response.duration_ms,
-            status_code=response.status_code,
-            response_body=response.body,
-            error=response.error,
-            outcome="success" if verdict is Verdict.SUCCEEDED else "failure",
-            status=status,
-            next_attempt_at=next_attempt_at,
-            queued=queued,
-        )
 
     def record(self, claim: Claim, attempt: AttemptRecord) -> str | None:
         """Record the attempt, waiting out a database outage while the lease lasts."""
@@ -109,13 +79,3 @@ class Deliverer:
                 log.warning("database unavailable recording %s; retrying", claim.delivery_id)
                 time.sleep(pause)
                 pause = min(pause * 2, 4.0)
-
-    def _next_attempt(
-        self, claim: Claim, response: Response, now: datetime
-    ) -> tuple[str, datetime | None]:
-        """When to try a retryable failure again, or FAILED once the schedule is spent."""
-        retry_after = parse_retry_after(response.status_code, response.retry_after, now)
-        delay = self.schedule.delay_after(claim.run_attempt, retry_after)
-        if delay is None:
-            return FAILED, None
-        return PENDING, now + timedelta(seconds=delay)

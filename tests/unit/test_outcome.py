@@ -7,7 +7,7 @@ from email.utils import format_datetime
 import pytest
 
 from webhooks.config import DEFAULT_RETRY_SCHEDULE
-from webhooks.schedule import RetrySchedule, Verdict, classify, parse_retry_after
+from webhooks.delivery.outcome import RetrySchedule, Verdict, classify, parse_retry_after
 
 SCHEDULE = RetrySchedule(DEFAULT_RETRY_SCHEDULE)
 NOW = datetime(2026, 11, 26, 16, 36, 19, tzinfo=UTC)

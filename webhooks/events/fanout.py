@@ -10,8 +10,8 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from webhooks.errors import Conflict
+from webhooks.events.matching import matches
 from webhooks.ids import new_id
-from webhooks.matching import matches
 from webhooks.models import PENDING
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints

@@ -2,14 +2,12 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from webhooks import policy
-from webhooks.ids import new_id
-from webhooks.models import CANCELLED, PENDING, SUCCEEDED
-from webhooks.statements import (
+from webhooks.delivery.outcome import AttemptRecord, Rules
+from webhooks.delivery.statements import (
     CLAIM,
     CLAIM_WITH_TARGET,
     FILL_PLACEHOLDER,
@@ -21,11 +19,11 @@ from webhooks.statements import (
     TARGET,
     bind,
 )
+from webhooks.ids import new_id
+from webhooks.models import CANCELLED, PENDING, SUCCEEDED
 
 # Countdown tasks may run a little early on a worker whose clock runs ahead.
 CLOCK_SKEW = timedelta(seconds=1)
-
-Streak = Literal["reset", "fail", "gone"]
 
 
 @dataclass(frozen=True)
@@ -43,43 +41,13 @@ class Claim:
     payload: bytes
 
 
-@dataclass(frozen=True)
-class AttemptRecord:
-    """One finished attempt and the delivery's state after it."""
-
-    started_at: datetime
-    duration_ms: float
-    status_code: int | None
-    response_body: str | None
-    error: str | None
-    outcome: Literal["success", "failure"]
-    status: str
-    next_attempt_at: datetime | None
-    queued: bool  # a countdown task is on its way to make the next attempt
-
-    @property
-    def streak(self) -> Streak:
-        """What the attempt does to the endpoint's failure streak."""
-        if self.outcome == "success":
-            return "reset"  # a write only when there is a streak to end
-        return "gone" if self.status_code == 410 else "fail"
-
-
 class Ledger:
     """Claims and records on any database: two short transactions per attempt."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        *,
-        lease: timedelta,
-        disable_after: timedelta,
-        disable_after_failures: int,
-    ) -> None:
+    def __init__(self, engine: Engine, *, lease: timedelta, rules: Rules) -> None:
         self.engine = engine
         self.lease = lease
-        self.disable_after = disable_after
-        self.disable_after_failures = disable_after_failures
+        self.rules = rules
 
     def claim(self, delivery_id: str, token: str, now: datetime) -> Claim | None:
         """Take the delivery if it is pending, due and unheld; None if another has it."""
@@ -103,7 +71,7 @@ class Ledger:
                 conn.execute(FILL_PLACEHOLDER, _attempt_params(claim, attempt))
                 return None
             conn.execute(INSERT_ATTEMPT, _attempt_params(claim, attempt))
-            disabled = self._apply_streak(conn, claim, attempt, now)
+            disabled = self.rules.apply_streak(conn, claim.endpoint_id, attempt.streak, now)
         if disabled and kept.status == PENDING:
             return CANCELLED  # the endpoint was just disabled, its pending deliveries with it
         return str(kept.status)
@@ -147,30 +115,12 @@ class Ledger:
             payload=bytes(target.payload),
         )
 
-    def _apply_streak(
-        self, conn: Connection, claim: Claim, attempt: AttemptRecord, now: datetime
-    ) -> bool:
-        """Update the endpoint's failure streak; True if that disabled the endpoint."""
-        if attempt.streak == "reset":
-            policy.reset_streak(conn, claim.endpoint_id)
-        elif attempt.streak == "gone":
-            policy.disable(conn, claim.endpoint_id, policy.GONE, now)
-        elif attempt.streak == "fail":
-            return policy.record_failure(
-                conn,
-                claim.endpoint_id,
-                now,
-                disable_after=self.disable_after,
-                disable_after_failures=self.disable_after_failures,
-            )
-        return False
-
 
 class PostgresLedger(Ledger):
     """One statement, in autocommit, for every claim and for every plain success."""
 
-    def __init__(self, engine: Engine, **policy_settings: Any) -> None:
-        super().__init__(engine, **policy_settings)
+    def __init__(self, engine: Engine, *, lease: timedelta, rules: Rules) -> None:
+        super().__init__(engine, lease=lease, rules=rules)
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def claim(self, delivery_id: str, token: str, now: datetime) -> Claim | None:
@@ -199,11 +149,10 @@ class PostgresLedger(Ledger):
         return str(kept.status)
 
 
-def make_ledger(engine: Engine, **policy_settings: Any) -> Ledger:
+def make_ledger(engine: Engine, *, lease: timedelta, rules: Rules) -> Ledger:
     """The fastest ledger the database supports."""
-    if engine.dialect.name == "postgresql":
-        return PostgresLedger(engine, **policy_settings)
-    return Ledger(engine, **policy_settings)
+    kind = PostgresLedger if engine.dialect.name == "postgresql" else Ledger
+    return kind(engine, lease=lease, rules=rules)
 
 
 def _state_change(claim: Claim, attempt: AttemptRecord, now: datetime) -> tuple[Any, ...]:

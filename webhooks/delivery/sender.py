@@ -18,21 +18,13 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from webhooks.config import hide_credentials
+from webhooks.delivery.outcome import AttemptError
+from webhooks.delivery.watchdog import Deadline, Watchdog
 from webhooks.errors import BlockedAddress
-from webhooks.guard import IPAddress, NetworkGuard, ResolutionError, literal_address
 from webhooks.models import RESPONSE_BODY_LIMIT
-from webhooks.watchdog import Deadline, Watchdog
+from webhooks.security.guard import IPAddress, NetworkGuard, ResolutionError, literal_address
 
 log = logging.getLogger(__name__)
-
-# Attempt errors, as the audit table names them.
-TIMEOUT = "timeout"
-CONNECTION_ERROR = "connection_error"
-TLS_ERROR = "tls_error"
-BLOCKED_ADDRESS = "blocked_address"
-REDIRECT_NOT_FOLLOWED = "redirect_not_followed"
-DNS_ERROR = "dns_error"
-INVALID_RESPONSE = "invalid_response"
 
 
 @dataclass(frozen=True)
@@ -41,7 +33,7 @@ class Response:
 
     status_code: int | None
     body: str | None
-    error: str | None
+    error: AttemptError | None
     duration_ms: float
     retry_after: str | None = None
 
@@ -67,8 +59,10 @@ class Sender:
             try:
                 response = self._send(url, headers, body, deadline)
             except Exception as exc:  # every failure becomes an audited error
-                error = TIMEOUT if deadline.expired else _error_name(exc)
-                if error == CONNECTION_ERROR and not isinstance(exc, requests.ConnectionError):
+                error = AttemptError.TIMEOUT if deadline.expired else _error_name(exc)
+                if error == AttemptError.CONNECTION_ERROR and not isinstance(
+                    exc, requests.ConnectionError
+                ):
                     log.warning(
                         "unexpected error sending to %s", hide_credentials(url), exc_info=True
                     )
@@ -153,26 +147,28 @@ def _read(reply: requests.Response) -> Response:
     # Not final: a character cut in half by the limit is dropped, so the text stays within it.
     text = codecs.getincrementaldecoder("utf-8")("replace").decode(data).replace("\x00", "\ufffd")
     status = reply.status_code
-    error = REDIRECT_NOT_FOLLOWED if 300 <= status < 400 else None
+    error = AttemptError.REDIRECT_NOT_FOLLOWED if 300 <= status < 400 else None
     return Response(status, text, error, 0.0, reply.headers.get("retry-after"))
 
 
-def _error_name(exc: BaseException) -> str:
+def _error_name(exc: BaseException) -> AttemptError:
     """Name a failure for the audit table."""
     if isinstance(exc, BlockedAddress):
-        return BLOCKED_ADDRESS
+        return AttemptError.BLOCKED_ADDRESS
     if isinstance(exc, ResolutionError):
-        return DNS_ERROR
+        return AttemptError.DNS_ERROR
     if isinstance(exc, requests.Timeout):
-        return TIMEOUT
+        return AttemptError.TIMEOUT
     causes = _causes(exc)
     if any(isinstance(c, ssl.SSLError | urllib3.exceptions.SSLError) for c in causes):
-        return TLS_ERROR
+        return AttemptError.TLS_ERROR
     if any(isinstance(c, http.client.RemoteDisconnected | ConnectionError) for c in causes):
-        return CONNECTION_ERROR
+        return AttemptError.CONNECTION_ERROR
     if any(isinstance(c, http.client.HTTPException) for c in causes):
-        return INVALID_RESPONSE  # a bad status line, oversized headers: not HTTP we can read
-    return CONNECTION_ERROR
+        return (
+            AttemptError.INVALID_RESPONSE
+        )  # a bad status line, oversized headers: not HTTP we can read
+    return AttemptError.CONNECTION_ERROR
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -19,13 +19,12 @@ from sqlalchemy import (
     update,
 )
 
+from webhooks.delivery.outcome import AttemptError, end_streak
 from webhooks.models import CANCELLED, PENDING, UTCDateTime
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints
 from webhooks.models import events_table as events
-
-WORKER_LOST = "worker_lost"
 
 
 def bind(**values: Any) -> dict[str, Any]:
@@ -149,7 +148,7 @@ FILL_PLACEHOLDER = (
     .where(
         attempts.c.delivery_id == bindparam("p_delivery_id", type_=String()),
         attempts.c.number == bindparam("p_number", type_=Integer()),
-        attempts.c.error == WORKER_LOST,
+        attempts.c.error == AttemptError.WORKER_LOST.value,
     )
     .values(
         duration_ms=bindparam("p_duration_ms", type_=Float()),
@@ -183,8 +182,5 @@ RECORD_SUCCESS = select(_FINISHED.c.status).add_cte(
         select(*(_ATTEMPT_VALUES[name] for name in _ATTEMPT_COLUMNS)).select_from(_FINISHED),
     )
     .cte("recorded"),
-    update(endpoints)
-    .where(endpoints.c.id == _FINISHED.c.endpoint_id, endpoints.c.failure_count > 0)
-    .values(failure_count=0, failing_since=None)
-    .cte("streak_ended"),
+    end_streak(_FINISHED.c.endpoint_id).cte("streak_ended"),
 )

@@ -16,14 +16,14 @@ from tests.support import free_port
 from tests.support.api import queued_delivery_ids
 from tests.support.rows import add_deliveries, add_delivery, attempt_rows, row
 from webhooks.config import Settings
+from webhooks.delivery.requeue import Requeuer, Tick
 from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED
 from webhooks.models import deliveries_table as deliveries
-from webhooks.scheduler import Scheduler, Tick
 from webhooks.times import utcnow
 from worker.dispatch import CeleryDispatcher
 
 LEASE = timedelta(seconds=5)  # WEBHOOKS_LEASE_SECONDS in the `env` fixture
-MakeScheduler = Callable[..., Scheduler]
+MakeRequeuer = Callable[..., Requeuer]
 ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
@@ -40,16 +40,16 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def make_scheduler(settings: Settings, engine: Engine, now: datetime) -> Iterator[MakeScheduler]:
+def make_requeuer(settings: Settings, engine: Engine, now: datetime) -> Iterator[MakeRequeuer]:
     """Build schedulers on the test database that publish to the test Redis, or to `settings`'."""
     apps = []
 
     def make(
         batch_size: int = 500, settings: Settings = settings, engine: Engine = engine
-    ) -> Scheduler:
+    ) -> Requeuer:
         dispatcher = CeleryDispatcher.from_settings(settings)
         apps.append(dispatcher.app)
-        return Scheduler(settings, engine, dispatcher, batch_size=batch_size, clock=lambda: now)
+        return Requeuer(settings, engine, dispatcher, batch_size=batch_size, clock=lambda: now)
 
     yield make
     for app in apps:
@@ -62,7 +62,7 @@ def make_scheduler(settings: Settings, engine: Engine, now: datetime) -> Iterato
     ids=["first-attempt", "third", "last-of-schedule", "manual-retry-run"],
 )
 def test_a_dead_workers_attempt_is_recorded_and_sent_again(
-    make_scheduler: MakeScheduler,
+    make_requeuer: MakeRequeuer,
     engine: Engine,
     redis_url: str,
     now: datetime,
@@ -76,7 +76,7 @@ def test_a_dead_workers_attempt_is_recorded_and_sent_again(
     counts: dict[str, Any] = {"attempt_count": attempt_count, "run_start": run_start}
     delivery_id = add_delivery(engine, now - timedelta(minutes=1), **lease, **counts)
 
-    tick = make_scheduler().tick()
+    tick = make_requeuer().tick()
 
     again = status == PENDING
     assert tick == Tick(reaped=1, queued=int(again), unqueued=0)
@@ -92,7 +92,7 @@ def test_a_dead_workers_attempt_is_recorded_and_sent_again(
 
 
 def test_a_cancelled_delivery_with_an_expired_lease_stays_cancelled(
-    make_scheduler: MakeScheduler, engine: Engine, redis_url: str, now: datetime
+    make_requeuer: MakeRequeuer, engine: Engine, redis_url: str, now: datetime
 ) -> None:
     """Cancelled while its worker died: the lost attempt is audited, nothing is sent again."""
     expired = now - timedelta(seconds=1)
@@ -101,7 +101,7 @@ def test_a_cancelled_delivery_with_an_expired_lease_stays_cancelled(
         engine, now, status=CANCELLED, next_attempt_at=None, attempt_count=2, **lease
     )
 
-    assert make_scheduler().tick() == Tick(reaped=1, queued=0, unqueued=0)
+    assert make_requeuer().tick() == Tick(reaped=1, queued=0, unqueued=0)
     [lost] = attempt_rows(engine, delivery_id)
     assert (lost.number, lost.error) == (2, "worker_lost")
     after = row(engine, deliveries, delivery_id)
@@ -111,7 +111,7 @@ def test_a_cancelled_delivery_with_an_expired_lease_stays_cancelled(
 
 
 def test_a_live_lease_is_left_alone(
-    make_scheduler: MakeScheduler, engine: Engine, redis_url: str, now: datetime
+    make_requeuer: MakeRequeuer, engine: Engine, redis_url: str, now: datetime
 ) -> None:
     """An attempt still within its lease is neither reaped nor sent a second time."""
     until = now + timedelta(milliseconds=1)
@@ -119,7 +119,7 @@ def test_a_live_lease_is_left_alone(
         engine, now, attempt_count=1, lease_token="live", lease_expires_at=until
     )
 
-    assert make_scheduler().tick() == Tick()
+    assert make_requeuer().tick() == Tick()
     assert attempt_rows(engine, delivery_id) == []
     after = row(engine, deliveries, delivery_id)
     assert (after.lease_token, after.lease_expires_at, after.status) == ("live", until, PENDING)
@@ -127,7 +127,7 @@ def test_a_live_lease_is_left_alone(
 
 
 def test_only_due_deliveries_nobody_will_send_are_queued(
-    make_scheduler: MakeScheduler, engine: Engine, redis_url: str, now: datetime
+    make_requeuer: MakeRequeuer, engine: Engine, redis_url: str, now: datetime
 ) -> None:
     """Never queued, or queued a lease ago and never run: queued, earliest first; nothing else."""
     second = add_delivery(engine, now, queued_until=None)
@@ -143,40 +143,40 @@ def test_only_due_deliveries_nobody_will_send_are_queued(
     ]
     before = {other: row(engine, deliveries, other) for other in others}
 
-    assert make_scheduler().tick() == Tick(reaped=0, queued=2, unqueued=0)
+    assert make_requeuer().tick() == Tick(reaped=0, queued=2, unqueued=0)
     assert queued_delivery_ids(redis_url) == [first, second]
     assert {row(engine, deliveries, d).queued_until for d in (first, second)} == {now}
     assert {other: row(engine, deliveries, other) for other in others} == before
 
 
 def test_one_tick_queues_every_batch_in_due_order(
-    make_scheduler: MakeScheduler, engine: Engine, redis_url: str, now: datetime
+    make_requeuer: MakeRequeuer, engine: Engine, redis_url: str, now: datetime
 ) -> None:
     """A backlog bigger than a batch is queued in one tick, the longest-waiting first."""
     ids = {add_delivery(engine, now - timedelta(seconds=s)): s for s in (3, 7, 1, 9, 5)}
 
-    assert make_scheduler(batch_size=2).tick() == Tick(reaped=0, queued=5, unqueued=0)
+    assert make_requeuer(batch_size=2).tick() == Tick(reaped=0, queued=5, unqueued=0)
     assert queued_delivery_ids(redis_url) == sorted(ids, key=ids.__getitem__, reverse=True)
     # The next tick finds nothing left to do.
-    assert make_scheduler(batch_size=2).tick() == Tick()
+    assert make_requeuer(batch_size=2).tick() == Tick()
 
 
 def test_nothing_is_lost_while_the_broker_is_down(
-    make_scheduler: MakeScheduler, settings: Settings, engine: Engine, redis_url: str, now: datetime
+    make_requeuer: MakeRequeuer, settings: Settings, engine: Engine, redis_url: str, now: datetime
 ) -> None:
     """A refused publish clears the queued marks; the next tick with a broker queues them."""
     due = {add_delivery(engine, now), add_delivery(engine, now)}
     down = replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
 
-    assert make_scheduler(settings=down).tick() == Tick(reaped=0, queued=0, unqueued=2)
+    assert make_requeuer(settings=down).tick() == Tick(reaped=0, queued=0, unqueued=2)
     assert [row(engine, deliveries, d).queued_until for d in due] == [None, None]
-    assert make_scheduler().tick() == Tick(reaped=0, queued=2, unqueued=0)
+    assert make_requeuer().tick() == Tick(reaped=0, queued=2, unqueued=0)
     assert set(queued_delivery_ids(redis_url)) == due
 
 
 @ON_POSTGRES
 def test_rows_another_scheduler_holds_are_skipped_not_waited_for(
-    make_scheduler: MakeScheduler, settings: Settings, redis_url: str, now: datetime
+    make_requeuer: MakeRequeuer, settings: Settings, redis_url: str, now: datetime
 ) -> None:
     """While another pass holds some due rows, this one queues the rest without waiting."""
     # A scheduler that waited on the lock would fail here within seconds rather than hang.
@@ -187,7 +187,7 @@ def test_rows_another_scheduler_holds_are_skipped_not_waited_for(
             other_pass.execute(
                 select(deliveries.c.id).where(deliveries.c.id == held).with_for_update()
             )
-            assert make_scheduler(engine=engine).tick() == Tick(reaped=0, queued=1, unqueued=0)
+            assert make_requeuer(engine=engine).tick() == Tick(reaped=0, queued=1, unqueued=0)
         assert queued_delivery_ids(redis_url) == [free]
     finally:
         engine.dispose()
@@ -195,19 +195,19 @@ def test_rows_another_scheduler_holds_are_skipped_not_waited_for(
 
 @ON_POSTGRES
 def test_two_schedulers_at_once_queue_each_delivery_once(
-    make_scheduler: MakeScheduler, engine: Engine, redis_url: str, now: datetime
+    make_requeuer: MakeRequeuer, engine: Engine, redis_url: str, now: datetime
 ) -> None:
     """Two beats ticking at the same moment: every due delivery queued, none twice."""
     due = set(add_deliveries(engine, [now - timedelta(milliseconds=n) for n in range(300)]))
     lease: dict[str, Any] = {"lease_token": "dead", "lease_expires_at": now - timedelta(seconds=1)}
     lost = set(add_deliveries(engine, [now] * 10, attempt_count=1, **lease))
     # Small batches: many short passes each, interleaving as much as they can.
-    schedulers = [make_scheduler(batch_size=20), make_scheduler(batch_size=20)]
+    schedulers = [make_requeuer(batch_size=20), make_requeuer(batch_size=20)]
     start = threading.Barrier(len(schedulers))
     ticks: list[Tick] = []
     errors: list[Exception] = []
 
-    def run(scheduler: Scheduler) -> None:
+    def run(scheduler: Requeuer) -> None:
         start.wait()
         try:
             ticks.append(scheduler.tick())

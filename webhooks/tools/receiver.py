@@ -5,7 +5,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import click
 
-from webhooks.signing import SignatureError, secret_key, verify
+from webhooks.security.signing import SignatureError, secret_key, verify
 
 
 def serve(port: int, secret: str | None, status: int) -> None:

@@ -1,4 +1,7 @@
-"""The scheduler: SQL says what is due and unheld, and this puts it back on the queue."""
+"""The requeuer: SQL says what is due and nobody holds, and this puts it back on the queue.
+
+Celery beat runs one pass every scheduler interval (the `webhooks.schedule` task).
+"""
 
 import logging
 import time
@@ -6,17 +9,16 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, insert, or_, select, update
 
 from webhooks.config import Settings
+from webhooks.delivery.outcome import AttemptError, Rules
+from webhooks.delivery.queue import Dispatcher, dispatch
 from webhooks.ids import new_id
-from webhooks.models import FAILED, PENDING
+from webhooks.models import PENDING
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries
-from webhooks.queue import Dispatcher, dispatch
-from webhooks.statements import WORKER_LOST
 from webhooks.times import utcnow
 
 log = logging.getLogger(__name__)
@@ -24,14 +26,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Tick:
-    """What one pass of the scheduler did."""
+    """What one pass of the requeuer did."""
 
     reaped: int = 0
     queued: int = 0
     unqueued: int = 0
 
 
-class Scheduler:
+class Requeuer:
     """Find deliveries nobody holds and queue them: lost messages, parked retries, dead workers."""
 
     def __init__(
@@ -48,6 +50,7 @@ class Scheduler:
         self.dispatcher = dispatcher
         self.batch_size = batch_size
         self.clock = clock
+        self.rules = Rules.from_settings(settings)
 
     def tick(self) -> Tick:
         """Run one pass, in batches, for at most one scheduler interval."""
@@ -65,7 +68,7 @@ class Scheduler:
             if batch_unqueued or not full or time.monotonic() >= stop:
                 break
         if reaped or queued or unqueued:
-            log.info("scheduler: reaped %d, queued %d, broker refused %d", reaped, queued, unqueued)
+            log.info("requeue: reaped %d, queued %d, broker refused %d", reaped, queued, unqueued)
         return Tick(reaped, queued, unqueued)
 
     def reap_expired_leases(self) -> int:
@@ -99,7 +102,7 @@ class Scheduler:
                             "number": row.attempt_count,
                             "started_at": row.lease_expires_at - lease,
                             "duration_ms": None,
-                            "error": WORKER_LOST,
+                            "error": AttemptError.WORKER_LOST,
                             "outcome": "failure",
                         }
                         for row in lost
@@ -107,7 +110,8 @@ class Scheduler:
                 )
             after: dict[str, list[str]] = defaultdict(list)
             for row in lost:
-                after[self._status_after_lost(row)].append(row.id)
+                run_attempt = row.attempt_count - row.run_start
+                after[self.rules.status_after_lost(row.status, run_attempt)].append(row.id)
             for status, ids in after.items():
                 conn.execute(
                     update(deliveries)
@@ -122,17 +126,8 @@ class Scheduler:
                     )
                 )
         if lost:
-            log.warning("scheduler: %d attempts outlived their lease (worker lost)", len(lost))
+            log.warning("requeue: %d attempts outlived their lease (worker lost)", len(lost))
         return len(lost)
-
-    def _status_after_lost(self, row: Any) -> str:
-        """The delivery's status once its lost attempt is counted."""
-        if row.status != PENDING:
-            return str(row.status)  # cancelled while in flight: it stays so
-        # The attempt may or may not have gone out: send again at once, but count it, so
-        # that a delivery that kills its worker every time still ends.
-        spent = row.attempt_count - row.run_start > len(self.settings.retry_schedule)
-        return FAILED if spent else PENDING
 
     def queue_due(self) -> tuple[int, int]:
         """Queue pending deliveries that are due and that no queued task will pick up."""

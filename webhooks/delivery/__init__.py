@@ -1,0 +1,1 @@
+"""Delivering one event to one endpoint: claim, send, judge, record, requeue."""

@@ -1,0 +1,1 @@
+"""Events in: storing them and matching them to subscribers."""

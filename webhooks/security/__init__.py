@@ -1,0 +1,1 @@
+"""What keeps deliveries safe: signatures and the network guard."""

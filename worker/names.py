@@ -1,0 +1,6 @@
+"""Task and queue names: what the API, the beat and the workers agree on."""
+
+DELIVER = "webhooks.deliver"
+SCHEDULE = "webhooks.schedule"
+DELIVERY_QUEUE = "webhooks"
+SCHEDULER_QUEUE = "webhooks.schedule"
