@@ -30,7 +30,10 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     app.url_map.converters["id"] = IdConverter
-    engine = make_engine(settings.database_url)
+    # No ping per checkout (a round trip per request): after a database restart the first
+    # request to find a dead connection invalidates the whole pool. Sending an event retries
+    # that once by itself (webhooks/events/fanout.py); another request answers 503 once.
+    engine = make_engine(settings.database_url, pre_ping=False)
     app.extensions[EXTENSION] = Services(
         settings=settings,
         engine=engine,

@@ -18,8 +18,12 @@ EVENTS = 60
 
 @pytest.fixture
 def env(env: dict[str, str]) -> dict[str, str]:
-    """Every retry waits longer than a countdown may: the scheduler sends all of them."""
-    return {**env, "WEBHOOKS_RETRY_SCHEDULE": "1.5", "WEBHOOKS_MAX_COUNTDOWN_SECONDS": "1"}
+    """Every retry waits longer than a countdown may: the scheduler sends all of them.
+
+    3 s, so that every first attempt (the receiver's 60 scripted 500s) is made before the
+    first retry, even on a busy machine.
+    """
+    return {**env, "WEBHOOKS_RETRY_SCHEDULE": "3", "WEBHOOKS_MAX_COUNTDOWN_SECONDS": "1"}
 
 
 def test_two_beats_do_not_double_send(
