@@ -13,6 +13,7 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
@@ -50,17 +51,28 @@ def main() -> None:
     args = parser.parse_args()
     size: Size = "quick" if args.quick else "smoke" if args.smoke else "full"
     results: dict[str, list[Measurement]] = {}
+    failed: dict[str, str] = {}
     before = machine()  # the load average before this run adds its own
     started = time.monotonic()
     for name, run in discover(args.names).items():
         print(f"== {name} ({size})", flush=True)
         began = time.monotonic()
-        results[name] = run(size)
+        try:
+            results[name] = run(size)
+        except (Exception, SystemExit) as exc:  # one broken benchmark must not hide the rest
+            traceback.print_exc()
+            failed[name] = f"{type(exc).__name__}: {exc}"
+            continue
         for measurement in results[name]:
             print("  " + " | ".join(row(measurement)), flush=True)
         print(f"   {time.monotonic() - began:.0f} s", flush=True)
-    args.output.write_text(report(results, size, time.monotonic() - started, before))
+    text = report(results, size, time.monotonic() - started, before)
+    if failed:
+        text += "\nFailed: " + "; ".join(f"`{name}` ({why})" for name, why in failed.items()) + "\n"
+    args.output.write_text(text)
     print(f"wrote {args.output}")
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 def row(m: Measurement) -> list[str]:

@@ -119,6 +119,7 @@ def floor_run(env: dict[str, str], target: Receiver, seconds: float, processes: 
 
     with workers(processes, env, app="bench.floor", concurrency=THREADS):
         _paced(send, 1)  # warm-up
+        _latencies(target, published)  # every warm-up message in, before the reset
         target.reset()
         published.clear()
         _paced(send, seconds)
@@ -148,7 +149,12 @@ def _paced(send: Callable[[requests.Session], None], seconds: float) -> None:
 
 
 def _latencies(target: Receiver, sent: dict[str, float]) -> list[float]:
-    """Wait until every message arrived; return arrival - sent for each."""
-    wait_for(lambda: target.stats().count >= len(sent), 120, f"{len(sent)} arrivals")
-    arrived = dict(target.arrivals())
+    """Wait until every message sent arrived; return arrival - sent for each."""
+    arrived: dict[str, float] = {}
+
+    def all_in() -> bool:
+        arrived.update(target.arrivals())
+        return arrived.keys() >= sent.keys()
+
+    wait_for(all_in, 120, f"{len(sent)} arrivals", interval=0.25)
     return [arrived[message_id] - at for message_id, at in sent.items()]

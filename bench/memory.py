@@ -39,7 +39,7 @@ ENDPOINTS = 100
 
 def run(size: Size) -> list[Measurement]:
     """RSS after N and 10 N deliveries; RSS and CPU idle, with and without parked retries."""
-    first, total = pick(size, smoke=(100, 300), quick=(2000, 10000), full=(10000, 100000))
+    first, total = pick(size, smoke=(100, 300), quick=(1000, 5000), full=(10000, 100000))
     window = pick(size, smoke=2.0, quick=10.0, full=20.0)
     with (
         receiver() as target,
