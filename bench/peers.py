@@ -3,13 +3,14 @@
 Both run two worker processes x 25 threads on the same Redis, with the same Celery
 configuration (bench/floor.py), to the same fast receiver. The floor is what a webhook sender
 built on Celery costs before it claims, signs or records anything: the overhead of doing so
-is the gap. (django-webhook, a Celery-based peer, is not measured yet.)
+is the gap. Then django-webhook, a Celery-based peer, as it ships (bench/django_peer.py; not in
+the smoke run, which would have to install it).
 """
 
 import time
 import uuid
 
-from bench import deliveries
+from bench import deliveries, django_peer
 from bench.floor import POST
 from bench.measurement import Measurement, Size, median_of, pick, repeats
 from bench.receiver import Receiver, receiver
@@ -53,14 +54,37 @@ def run(size: Size) -> list[Measurement]:
             deliveries.service(engine, env, target, min(count, 100))  # warm-up
             ours = median_of(times, deliveries.service, engine, env, target, count)
         engine.dispose()
+        found = [
+            Measurement(
+                f"peer: this service, deliveries/s, {processes} workers x {THREADS} threads",
+                count / ours,
+                "/s",
+                count / floor_seconds,
+                "Celery task that only POSTs",
+            )
+        ]
+        interpreter = django_peer.python() if size != "smoke" else None
+        if interpreter is None:
+            print("   django-webhook: not measured (smoke run, or it did not install)")
+            return found
+        with (
+            throwaway_database(DEFAULT_POSTGRES) as peer_database,
+            django_peer.project(interpreter, peer_database, redis_url) as peer_env,
+        ):
+            theirs = median_of(
+                times, django_peer.deliveries_per_second, interpreter, peer_env, target, count,
+                processes, THREADS,
+            )  # fmt: skip
     return [
+        *found,
         Measurement(
-            f"peer: this service, deliveries/s, {processes} workers x {THREADS} threads",
+            f"peer: this service against django-webhook 0.0.15 (as it ships), {processes}"
+            f" workers x {THREADS} threads",
             count / ours,
             "/s",
-            count / floor_seconds,
-            "Celery task that only POSTs",
-        )
+            theirs,
+            "django-webhook, same run",
+        ),
     ]
 
 

@@ -185,6 +185,12 @@ def _banner(port: int, flower_port: int, env: dict[str, str], settings: Settings
                 f"  database   {hide_credentials(settings.database_url)}",
                 # The Redis this command started, if it had to, else the one configured.
                 f"  redis      {hide_credentials(env.get('REDIS_URL', settings.redis_url))}",
+                # Only when BROKER_URL names another broker than that Redis (RabbitMQ).
+                *(
+                    [f"  broker     {hide_credentials(settings.broker_url)}"]
+                    if settings.broker_url
+                    else []
+                ),
                 f"  receivers  {env['WEBHOOKS_ALLOW_NETWORKS']} allowed (dev only)",
                 "",
             ]
