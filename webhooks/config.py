@@ -117,12 +117,16 @@ class Settings:
 
     def check(self) -> None:
         """Refuse combinations that would break delivery guarantees."""
-        if broker_scheme(self.broker) not in AMQP_SCHEMES | REDIS_SCHEMES:
-            # Named without the URL itself: it may carry a password.
-            variable = "BROKER_URL" if self.broker_url else "REDIS_URL"
+        # Named without the URL itself: it may carry a password.
+        if broker_scheme(self.redis_url) not in REDIS_SCHEMES:
             raise ConfigError(
-                f"{variable} must be a redis://, rediss://, amqp:// or amqps:// URL,"
-                f" got scheme {broker_scheme(self.broker)!r}"
+                f"REDIS_URL must be a redis:// or rediss:// URL,"
+                f" got scheme {broker_scheme(self.redis_url)!r}"
+            )
+        if self.broker_url and broker_scheme(self.broker_url) not in AMQP_SCHEMES | REDIS_SCHEMES:
+            raise ConfigError(
+                f"BROKER_URL must be a redis://, rediss://, amqp:// or amqps:// URL,"
+                f" got scheme {broker_scheme(self.broker_url)!r}"
             )
         if self.lease_seconds <= self.delivery_timeout_seconds:
             # A live attempt must never look abandoned to the scheduler.

@@ -66,9 +66,11 @@ def test_receiver_down_for_n_steps_then_up(
 
 @pytest.mark.parametrize(
     "env",
-    [{"WEBHOOKS_RETRY_SCHEDULE": "0.3,3", "WEBHOOKS_MAX_COUNTDOWN_SECONDS": "1"}],
+    # A 5 s step: a countdown wrongly held for it would still be held when the check below
+    # gives up (4 s: rabbitmqctl takes a second per look on a busy machine).
+    [{"WEBHOOKS_RETRY_SCHEDULE": "0.3,5", "WEBHOOKS_MAX_COUNTDOWN_SECONDS": "1"}],
     indirect=True,
-    ids=["step-3s-over-countdown-1s"],
+    ids=["step-5s-over-countdown-1s"],
 )
 def test_long_step_is_parked_in_sql_and_sent_by_the_scheduler(
     env: dict[str, str],
@@ -84,7 +86,7 @@ def test_long_step_is_parked_in_sql_and_sent_by_the_scheduler(
     create_endpoint(client, receiver.url("/hook"))
     (delivery,) = post_event(client)["deliveries"]
 
-    # The first retry (0.3 s) rides a countdown; the second (3 s) is parked.
+    # The first retry (0.3 s) rides a countdown; the second (5 s) is parked.
     parked = wait_until(
         lambda: (
             (found := row(engine, "deliveries", delivery["id"]))["attempt_count"] == 2
@@ -100,7 +102,7 @@ def test_long_step_is_parked_in_sql_and_sent_by_the_scheduler(
     # message of the second attempt is acknowledged a moment after it is recorded).
     wait_until(
         lambda: broker_messages() == 0,
-        timeout=3,
+        timeout=4,
         message="a message for the parked delivery is on the broker or in the worker",
     )
 

@@ -190,6 +190,12 @@ def test_an_unknown_broker_scheme_is_refused(url: str) -> None:
         Settings.from_env({"BROKER_URL": url})
 
 
+def test_redis_url_must_be_redis_even_with_rabbitmq_as_the_broker() -> None:
+    """REDIS_URL names the service's own Redis: an amqp:// there is a mistake, said at start."""
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        Settings.from_env({"REDIS_URL": "amqp://mq:5672/"})
+
+
 def test_repr_of_settings_hides_the_broker_password() -> None:
     """The broker URL's password is masked like the others'."""
     settings = Settings.from_env({"BROKER_URL": "amqps://hooks:mq-pass-789@mq:5671/"})
