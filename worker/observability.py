@@ -20,6 +20,9 @@ def watch(app: Celery, settings: Settings, runtime: LazyRuntime) -> None:
         # A receiver here tells Celery to leave logging alone: one set-up for every process.
         configure_logging(settings.log_level, settings.log_format)
 
+    # At once too: `celery worker` warns (running as root, ...) before it sets up logging.
+    _logging()
+
     def _metrics(**_: Any) -> None:
         runtime.get().metrics.serve(settings.worker_metrics_port)
 

@@ -59,6 +59,8 @@ def configure_logging(level: str, log_format: str, stream: TextIO | None = None)
     # Replace our earlier handler (an app built twice in one process), keep anyone else's.
     root.handlers = [h for h in root.handlers if not getattr(h, _MARK, False)] + [handler]
     root.setLevel(level)
+    # Python's warnings (Celery's "running as root", deprecations) as log lines too.
+    logging.captureWarnings(True)
     for name in ("webhooks", "api", "worker"):
         logging.getLogger(name).setLevel(level)
 

@@ -191,9 +191,7 @@ def _wait_for_redis(url: str) -> None:
         time.sleep(0.1)
 
 
-def _wait_until_ready(
-    port: int, flower_port: int, children: list[Child], logs: ChildLogs
-) -> bool:
+def _wait_until_ready(port: int, flower_port: int, children: list[Child], logs: ChildLogs) -> bool:
     """Wait until every service is ready, so the banner comes last; False if one died."""
     deadline = time.monotonic() + START_SECONDS
     waiting = {"api", "flower", *READY}
