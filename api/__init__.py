@@ -8,6 +8,7 @@ from api.errors import register_error_handlers
 from api.http import IdConverter
 from api.requests_log import register_request_log
 from api.services import EXTENSION, Services
+from api.tracing import instrument_api
 from webhooks.config import Settings
 from webhooks.db import make_engine, make_sessions
 from webhooks.delivery.queue import Dispatcher
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app = Flask(__name__)
     app.extensions[metrics.EXTENSION] = metrics.ApiCounters.create()
     register_request_log(app)
+    instrument_api(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     app.url_map.converters["id"] = IdConverter
     engine = make_engine(settings.database_url)

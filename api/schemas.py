@@ -33,6 +33,10 @@ from api.http import id_pattern
 from webhooks.endpoint_headers import MAX_HEADERS
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES
 
+TRACEPARENT_DESCRIPTION = (
+    "Send each attempt's W3C trace context (`traceparent`) when the service exports traces "
+    "(OTEL_EXPORTER_OTLP_ENDPOINT)."
+)
 HEADERS_DESCRIPTION = (
     f"Sent with every attempt: at most {MAX_HEADERS}; not webhook-*, host, content-length, "
     "content-type, user-agent, hop-by-hop or proxy headers (422 names the refused one)."
@@ -58,11 +62,13 @@ class EndpointCreate(Input):
     rate_limit: RateLimit | None = Field(None, description="null (the default) means unlimited.")
     metadata: Metadata = Field(default_factory=dict)
     headers: Headers = Field(default_factory=dict, description=HEADERS_DESCRIPTION)
+    send_traceparent: StrictBool = Field(False, description=TRACEPARENT_DESCRIPTION)
 
 
 # In a PATCH, None means "not given": of the fields below only rate_limit may be sent as null.
 NOT_NULLABLE = (
     "url", "event_types", "tenant", "description", "secret", "metadata", "enabled", "headers",
+    "send_traceparent",
 )  # fmt: skip
 
 
@@ -91,6 +97,7 @@ class EndpointUpdate(Input):
     rate_limit: RateLimit | None = Field(None, description="null means unlimited.")
     metadata: Metadata | None = None
     headers: Headers | None = Field(None, description="Replaces every custom header; {} clears.")
+    send_traceparent: StrictBool | None = None
     enabled: StrictBool | None = Field(
         None, description="Enabling clears the reason and the failure streak."
     )
@@ -117,6 +124,7 @@ class EndpointOut(Output):
     rate_limit: int | None
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
     headers: dict[str, str] = Field(description="Custom headers sent with every attempt.")
+    send_traceparent: bool = Field(description=TRACEPARENT_DESCRIPTION)
     created_at: Timestamp
     updated_at: Timestamp
 

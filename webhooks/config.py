@@ -52,6 +52,9 @@ class Settings:
     operations_tenant: str = "_operations"
     retention_days: int = 30
     worker_metrics_port: int = 9808
+    # Optional traces and error reports; their packages come with `pip install webhooks[otel]`.
+    otel_endpoint: str | None = None
+    sentry_dsn: str | None = field(default=None, repr=False)
 
     @property
     def visibility_timeout_seconds(self) -> float:
@@ -98,6 +101,9 @@ class Settings:
             operations_tenant=reader.tenant("OPERATIONS_TENANT", defaults.operations_tenant),
             retention_days=reader.whole("RETENTION_DAYS", defaults.retention_days),
             worker_metrics_port=reader.port("WORKER_METRICS_PORT", defaults.worker_metrics_port),
+            # The names OpenTelemetry's and Sentry's own documentation use.
+            otel_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
+            sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
         )
         settings.check()
         return settings

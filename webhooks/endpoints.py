@@ -33,6 +33,7 @@ class EndpointFields:
     metadata: dict[str, Any] | None = None
     enabled: bool | None = None
     headers: dict[str, str] | None = None
+    send_traceparent: bool | None = None
     given: set[str] = field(default_factory=set)  # fields present in the request, even as null
 
 
@@ -75,6 +76,7 @@ def create_endpoint(
         rate_limit=fields.rate_limit,
         metadata_=fields.metadata or {},
         headers_stored=encode_headers(check_headers(fields.headers or {})),
+        send_traceparent=bool(fields.send_traceparent),
         failure_count=0,
         created_at=now,
         updated_at=now,
@@ -109,6 +111,8 @@ def update_endpoint(
         endpoint.metadata_ = fields.metadata
     if fields.headers is not None:
         endpoint.headers_stored = encode_headers(check_headers(fields.headers))
+    if fields.send_traceparent is not None:
+        endpoint.send_traceparent = fields.send_traceparent
     if fields.enabled is True and not endpoint.enabled:
         endpoint.enabled = True
         endpoint.disabled_reason = None

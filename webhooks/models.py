@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -95,6 +96,8 @@ class Endpoint(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Custom headers, in the form webhooks/endpoint_headers.py alone writes and reads.
     headers_stored: Mapped[str | None] = mapped_column("headers", Text)
+    # Send the attempt's W3C `traceparent` header (when tracing is on).
+    send_traceparent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def headers(self) -> dict[str, str]:

@@ -7,6 +7,7 @@ from celery.signals import setup_logging, worker_ready
 
 from webhooks.config import Settings
 from webhooks.observability.logs import configure_logging
+from webhooks.observability.tracing import start_error_reports, start_tracing
 from webhooks.retention import purge_due
 from worker.maintenance import RETENTION_PASS_SECONDS
 from worker.names import PURGE
@@ -26,6 +27,15 @@ def watch(app: Celery, settings: Settings, runtime: LazyRuntime) -> None:
     def _metrics(**_: Any) -> None:
         runtime.get().metrics.serve(settings.worker_metrics_port)
 
+    if start_tracing(settings, "webhooks-worker"):
+        from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+        # Each task's span continues the trace its message carries (from the API's request).
+        CeleryInstrumentor().instrument()
+    if settings.sentry_dsn is not None:
+        from sentry_sdk.integrations.celery import CeleryIntegration
+
+        start_error_reports(settings, [CeleryIntegration()])
     setup_logging.connect(_logging, weak=False)
     worker_ready.connect(_metrics, weak=False)
 

@@ -1,4 +1,4 @@
-"""Operations: custom headers per endpoint, the headers each attempt sent, retention indexes.
+"""Operations: custom headers and traceparent per endpoint, attempts' headers, retention indexes.
 
 Revision ID: 0005
 Revises: 0001
@@ -21,6 +21,9 @@ FINISHED = sa.text("status <> 'pending'")
 def upgrade() -> None:
     with op.batch_alter_table("endpoints", schema=None) as batch_op:
         batch_op.add_column(sa.Column("headers", sa.Text(), nullable=True))
+        batch_op.add_column(
+            sa.Column("send_traceparent", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("request_headers", sa.Text(), nullable=True))
     with op.batch_alter_table("events", schema=None) as batch_op:
@@ -45,4 +48,5 @@ def downgrade() -> None:
     with op.batch_alter_table("attempts", schema=None) as batch_op:
         batch_op.drop_column("request_headers")
     with op.batch_alter_table("endpoints", schema=None) as batch_op:
+        batch_op.drop_column("send_traceparent")
         batch_op.drop_column("headers")

@@ -18,6 +18,7 @@ from webhooks.delivery.sender import Sender
 from webhooks.endpoint_headers import sent_headers
 from webhooks.models import PENDING
 from webhooks.observability.attempts import AttemptHook, AttemptObserver
+from webhooks.observability.tracing import inject_trace_context
 from webhooks.security.signing import webhook_headers
 from webhooks.times import utcnow
 
@@ -58,6 +59,8 @@ class Deliverer:
                 claim.secrets, claim.event_id, claim.payload, int(started.timestamp())
             ),
         }
+        if claim.traceparent:
+            inject_trace_context(headers)
         response = self.sender.send(claim.url, headers, claim.payload)
         attempt = self.rules.judge(claim.run_attempt, started, response, self.clock())
         attempt = replace(attempt, request_headers=sent_headers(headers, claim.headers))

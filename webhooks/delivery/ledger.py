@@ -44,6 +44,7 @@ class Claim:
     payload: bytes
     tenant: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)  # the endpoint's custom headers
+    traceparent: bool = False  # the endpoint wants the attempt's trace context
 
 
 class Ledger:
@@ -124,6 +125,7 @@ class Ledger:
             payload=bytes(target.payload),
             tenant=held.tenant,
             headers=decode_headers(target.headers),
+            traceparent=target.send_traceparent,
         )
 
 

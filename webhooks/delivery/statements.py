@@ -64,6 +64,7 @@ _TARGET = (
     endpoints.c.enabled,
     endpoints.c.deleted_at,
     endpoints.c.headers,
+    endpoints.c.send_traceparent,
     events.c.payload,
 )
 CLAIM = update(deliveries).where(*_DUE).values(**_TAKE).returning(*_HELD)
