@@ -1,5 +1,4 @@
-"""A request id on every API log line (X-Request-Id in, or one made up; echoed back), and one
-line per request."""
+"""A request id on every API log line (the X-Request-Id sent, or a new one); a line per request."""
 
 import logging
 import re
