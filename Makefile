@@ -41,11 +41,14 @@ $(BIN)/python:
 	  echo "could not create $(VENV): on Debian/Ubuntu, apt-get install python3-venv" >&2; exit 1; }
 
 # The stamps are the "installed" marks: newer than pyproject.toml means nothing to do.
+# pip is brought up to date first: older ones give up on pins a current resolver settles.
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=24'
 	$(BIN)/python -m pip install --quiet --editable '.[dev]'
 	touch $@
 
 # The test install is a superset of the dev one, so it marks both.
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable '.[dev,test]'
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=24'
+	$(BIN)/python -m pip install --quiet --editable '.[dev,test,otel]'
 	touch $@ $(VENV)/.dev-installed

@@ -244,6 +244,8 @@ def workers(
     count: int, env: dict[str, str], app: str = "worker", concurrency: int = 25
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """`count` Celery worker processes of `app` (threads pool), started and ready."""
+    # No metrics port: several workers on one host would race for it.
+    env = {"WEBHOOKS_WORKER_METRICS_PORT": "0", **env}
     with contextlib.ExitStack() as stack:
         started = []
         for number in range(count):

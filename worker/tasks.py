@@ -38,8 +38,8 @@ class DeliveryTask(Task):  # type: ignore[misc]
         return super().retry(*args, exc=exc, **kwargs)
 
 
-def register(app: Celery, settings: Settings) -> None:
-    """Register the tasks on `app`."""
+def register(app: Celery, settings: Settings) -> LazyRuntime:
+    """Register the tasks on `app`; return the process's runtime they share."""
     runtime = LazyRuntime(app, settings)
 
     shortest = 1.0 if settings.broker_is_rabbitmq else 0.0
@@ -62,3 +62,5 @@ def register(app: Celery, settings: Settings) -> None:
     def schedule() -> None:
         """Run one requeuer pass."""
         runtime.get().requeuer.tick()
+
+    return runtime

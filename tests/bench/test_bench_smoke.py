@@ -17,7 +17,9 @@ BENCHMARKS = discover()
 
 def test_every_benchmark_module_is_found() -> None:
     """The modules `make bench` runs: one per measurement family of issue 9."""
-    assert {"deliveries", "fanout", "ingest", "latency", "memory", "peers"} <= set(BENCHMARKS)
+    assert {"deliveries", "fanout", "ingest", "latency", "memory", "peers", "purge"} <= set(
+        BENCHMARKS
+    )
 
 
 @pytest.mark.parametrize("name", sorted(BENCHMARKS))
