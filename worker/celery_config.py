@@ -79,6 +79,12 @@ def make_celery(settings: Settings, *, publisher: bool = False) -> Celery:
     if rabbitmq:
         # Connecting is the only wait on RabbitMQ (publishing is fire-and-forget).
         app.conf.broker_connection_timeout = PUBLISH_TIMEOUT_SECONDS if publisher else 4
+        # A worker that reconnects faster than RabbitMQ notices its old connection is gone
+        # would find its remote-control queue (or Flower its event queue) still held
+        # exclusively by that connection, and Celery stops the worker ("Unrecoverable error:
+        # RESOURCE_LOCKED"). Shared queues that expire when unused are redeclared instead.
+        app.conf.control_queue_exclusive = False
+        app.conf.event_queue_exclusive = False
     logging.getLogger("webhooks").setLevel(settings.log_level)
     return app
 
