@@ -102,7 +102,7 @@ def rabbitmq_vhost() -> Iterator[RabbitVhost]:
 @pytest.fixture
 def rabbitmq_url(rabbitmq_vhost: RabbitVhost) -> str:
     """The session's RabbitMQ vhost, emptied of the last test's messages."""
-    rabbitmq_vhost.purge()
+    rabbitmq_vhost.empty()
     return rabbitmq_vhost.url()
 
 
