@@ -1,4 +1,4 @@
-"""The tables: endpoints, events, deliveries and the attempts audit trail."""
+"""The tables: endpoints, events, deliveries, the attempts audit trail, and API keys."""
 
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -73,12 +73,19 @@ class Endpoint(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(128))
+    # As shown: a password in the URL is replaced by `***` (the real URL is in sealed_url).
     url: Mapped[str] = mapped_column(String(2048))
+    # The URL with its credentials, sealed; NULL when the URL has none (then `url` is it).
+    sealed_url: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     event_types: Mapped[list[str]] = mapped_column(JsonValue, default=list)
-    secret: Mapped[str] = mapped_column(String(128))
+    # "hmac-sha256" (a whsec_ secret) or "ed25519" (a whsk_ signing key), sealed either way.
+    signature_scheme: Mapped[str] = mapped_column(String(16), default="hmac-sha256")
+    secret: Mapped[str] = mapped_column(Text)
+    # The whpk_ key that verifies an ed25519 endpoint's signatures; public, so in clear.
+    public_key: Mapped[str | None] = mapped_column(String(64))
     # During a rotation the old secret signs beside the new one until it expires.
-    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(32))
@@ -179,8 +186,23 @@ class Attempt(Base):
     outcome: Mapped[str] = mapped_column(String(16))
 
 
+class ApiKeyRecord(Base):
+    """An API key made at runtime; only its SHA-256 is stored, the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str | None] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # Core table handles for the hot paths, which skip the ORM's unit of work.
 endpoints_table = cast(Table, Endpoint.__table__)
 events_table = cast(Table, Event.__table__)
 deliveries_table = cast(Table, Delivery.__table__)
 attempts_table = cast(Table, Attempt.__table__)
+api_keys_table = cast(Table, ApiKeyRecord.__table__)

@@ -17,6 +17,7 @@ from werkzeug.test import TestResponse
 from api import create_app
 from tests.conftest import API_KEY, TENANT_KEY
 from tests.support import wait_until
+from tests.support.resolver import resolve
 from webhooks.config import Settings
 from webhooks.ids import new_id
 from webhooks.models import attempts_table, deliveries_table, endpoints_table, events_table
@@ -55,7 +56,7 @@ def keyed_client(app: Flask, key: str | None) -> FlaskClient:
 @contextmanager
 def other_app(settings: Settings, **changes: Any) -> Iterator[Flask]:
     """An app built from `settings` with some of them changed; its engine is closed after."""
-    app = create_app(dataclasses.replace(settings, **changes))
+    app = create_app(dataclasses.replace(settings, **changes), resolver=resolve)
     try:
         yield app
     finally:

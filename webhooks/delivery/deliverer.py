@@ -15,6 +15,7 @@ from webhooks.delivery.ledger import Claim, make_ledger
 from webhooks.delivery.outcome import AttemptRecord, Rules
 from webhooks.delivery.sender import Sender
 from webhooks.models import PENDING
+from webhooks.security.sealing import Keyring
 from webhooks.security.signing import webhook_headers
 from webhooks.times import utcnow
 
@@ -36,7 +37,10 @@ class Deliverer:
         self.clock = clock
         self.rules = Rules.from_settings(settings)
         self.ledger = make_ledger(
-            engine, lease=timedelta(seconds=settings.lease_seconds), rules=self.rules
+            engine,
+            lease=timedelta(seconds=settings.lease_seconds),
+            rules=self.rules,
+            keyring=Keyring.from_settings(settings),
         )
 
     def deliver(self, delivery_id: str) -> float | None:

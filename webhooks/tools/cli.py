@@ -1,12 +1,20 @@
-"""The `webhooks` command: migrate, run everything locally, run Flower safely, receive webhooks."""
+"""The `webhooks` command: migrate, run locally, run Flower safely, receive webhooks, keys."""
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
 from webhooks.config import Settings
 from webhooks.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from webhooks.security.sealing import Keyring
 
 
 def _settings() -> Settings:
@@ -22,14 +30,118 @@ def main() -> None:
     """Webhook delivery: signed, retried, audited, replayable."""
 
 
+def _keyring(settings: Settings) -> "Keyring":
+    from webhooks.security.sealing import Keyring
+
+    try:
+        return Keyring.from_settings(settings)
+    except ConfigError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
 @main.command()
 def migrate() -> None:
     """Bring the database at DATABASE_URL to the latest schema (safe to run twice)."""
     from webhooks.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url)
+    keyring = _keyring(settings) if settings.encryption_keys else None
+    try:
+        upgrade(settings.database_url, keyring=keyring)
+    except ConfigError as exc:
+        raise click.ClickException(exc.detail) from None
     click.echo("database schema is up to date")
+
+
+@main.command("generate-encryption-key")
+def generate_encryption_key() -> None:
+    """Print a new key for WEBHOOKS_ENCRYPTION_KEYS (32 random bytes, URL-safe base64)."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode())
+
+
+@main.command()
+@click.option("--batch", type=click.IntRange(min=1), default=500, show_default=True)
+def reencrypt(batch: int) -> None:
+    """Seal every stored secret again under the newest key (safe while the service runs)."""
+    from webhooks.db import make_engine
+    from webhooks.security.sealed_rows import check_sealed_rows
+    from webhooks.security.sealed_rows import reencrypt as reencrypt_rows
+
+    settings = _settings()
+    keyring = _keyring(settings)
+    engine = make_engine(settings.database_url)
+    try:
+        changed = reencrypt_rows(engine, keyring, batch)
+        check_sealed_rows(engine, keyring)
+    except ConfigError as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        engine.dispose()
+    click.echo(f"{changed} values sealed again under key {keyring.primary}")
+    click.echo("every value is now sealed under the newest key: older keys may be removed")
+
+
+@main.group("api-keys")
+def api_keys() -> None:
+    """Make, list and revoke API keys (the first one, too: no running API needed)."""
+
+
+@api_keys.command("create")
+@click.option("--tenant", default=None, help="Bind the key to this tenant (default: every tenant).")
+@click.option("--description", default="", help="A note to recognise the key by.")
+def api_keys_create(tenant: str | None, description: str) -> None:
+    """Make a key and print it: it is shown once, only its hash is stored."""
+    from webhooks.apikeys import create_key
+    from webhooks.events.matching import is_event_type
+    from webhooks.times import utcnow
+
+    if tenant is not None and not is_event_type(tenant):
+        raise click.BadParameter("1 to 128 of A-Z a-z 0-9 _ . -", param_hint="--tenant")
+    with _sessions() as sessions, sessions.begin() as session:
+        record, key = create_key(session, tenant, description, utcnow())
+    click.echo(f"{record.id}  tenant={record.tenant or '*'}", err=True)
+    click.echo(key)
+
+
+@api_keys.command("list")
+def api_keys_list() -> None:
+    """List the keys made at runtime (never the keys themselves)."""
+    from sqlalchemy import select
+
+    from webhooks.models import ApiKeyRecord
+
+    with _sessions() as sessions, sessions() as session:
+        for record in session.scalars(select(ApiKeyRecord).order_by(ApiKeyRecord.id)):
+            used = record.last_used_at.isoformat() if record.last_used_at else "never"
+            click.echo(
+                f"{record.id}  {record.prefix}...  tenant={record.tenant or '*'}  "
+                f"last used {used}  {record.description}"
+            )
+
+
+@api_keys.command("revoke")
+@click.argument("key_id")
+def api_keys_revoke(key_id: str) -> None:
+    """Revoke a key by its id: every API process refuses it from the next request on."""
+    from webhooks.apikeys import revoke_key
+
+    with _sessions() as sessions, sessions.begin() as session:
+        if not revoke_key(session, key_id):
+            raise click.ClickException(f"no API key {key_id}")
+    click.echo(f"{key_id} revoked")
+
+
+@contextmanager
+def _sessions() -> "Iterator[sessionmaker[Session]]":
+    from webhooks.db import make_engine, make_sessions
+
+    engine = make_engine(_settings().database_url)
+    try:
+        yield make_sessions(engine)
+    finally:
+        engine.dispose()
 
 
 @main.command()
