@@ -39,6 +39,12 @@ endpoints = sa.table(
 
 
 def upgrade() -> None:
+    # Asked first: SQLite runs DDL outside the transaction, so a stop must come before any.
+    keyring = (
+        _keyring("endpoints hold secrets in clear, which this migration seals")
+        if _has_endpoints()
+        else None
+    )
     with op.batch_alter_table("endpoints", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sealed_url", sa.Text(), nullable=True))
         batch_op.add_column(
@@ -65,7 +71,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_api_keys")),
         sa.UniqueConstraint("key_hash", name=op.f("uq_api_keys_key_hash")),
     )
-    _seal_existing_rows()
+    if keyring is not None:
+        _seal_existing_rows(keyring)
 
 
 def downgrade() -> None:
@@ -90,11 +97,13 @@ def _keyring(purpose: str) -> Keyring:
         raise ConfigError(f"{purpose}: {exc.detail}") from None
 
 
-def _seal_existing_rows() -> None:
+def _has_endpoints() -> bool:
+    count = sa.select(sa.func.count()).select_from(endpoints)
+    return bool(op.get_bind().execute(count).scalar_one())
+
+
+def _seal_existing_rows(keyring: Keyring) -> None:
     bind = op.get_bind()
-    if bind.execute(sa.select(sa.func.count()).select_from(endpoints)).scalar_one() == 0:
-        return  # a new database: nothing to seal, no key needed yet
-    keyring = _keyring("endpoints hold secrets in clear, which this migration seals")
     for rows in _batches(bind):
         for row in rows:
             values: dict[str, str | None] = {}
@@ -111,7 +120,7 @@ def _seal_existing_rows() -> None:
 
 def _unseal_rows() -> None:
     bind = op.get_bind()
-    if bind.execute(sa.select(sa.func.count()).select_from(endpoints)).scalar_one() == 0:
+    if not _has_endpoints():
         return
     schemes = sa.text("SELECT count(*) FROM endpoints WHERE signature_scheme = 'ed25519'")
     if bind.execute(schemes).scalar_one():

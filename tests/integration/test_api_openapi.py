@@ -31,6 +31,8 @@ ROUTES = {
     "/v1/deliveries/{delivery_id}": {"get"},
     "/v1/deliveries/{delivery_id}/attempts": {"get"},
     "/v1/deliveries/{delivery_id}/retry": {"post"},
+    "/v1/api-keys": {"get", "post"},
+    "/v1/api-keys/{key_id}": {"delete"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},
