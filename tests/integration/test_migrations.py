@@ -8,8 +8,19 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import JSON, Boolean, Integer, String, column, create_engine, insert, make_url
-from sqlalchemy import select, table, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    String,
+    column,
+    create_engine,
+    insert,
+    make_url,
+    select,
+    table,
+    text,
+)
 
 from tests.conftest import ENCRYPTION_KEY, TEST_POSTGRES_URL
 from webhooks.config import normalize_database_url
@@ -93,7 +104,7 @@ def test_0004_seals_an_older_databases_secrets(
             )
         )
 
-    with pytest.raises(ConfigError, match="endpoints hold secrets in clear.*ENCRYPTION_KEYS"):
+    with pytest.raises(ConfigError, match=r"endpoints hold secrets in clear.*ENCRYPTION_KEYS"):
         upgrade(empty_database)
     keyring = Keyring([ENCRYPTION_KEY])
     upgrade(empty_database, keyring=keyring)
