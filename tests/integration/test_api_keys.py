@@ -102,7 +102,7 @@ def test_only_unbound_keys_manage_keys(app: Flask, client: FlaskClient) -> None:
 def test_api_starts_on_stored_keys_alone_never_on_none(settings: Settings) -> None:
     """Without WEBHOOKS_API_KEYS the API needs a key in the database; with neither it stops."""
     keyless = dataclasses.replace(settings, api_keys=())
-    with pytest.raises(ConfigError, match="no API key.*webhooks api-keys create"):
+    with pytest.raises(ConfigError, match=r"no API key.*webhooks api-keys create"):
         create_app(keyless, resolver=resolve)
     env = {"DATABASE_URL": settings.database_url}
     made = CliRunner().invoke(main, ["api-keys", "create", "--description", "first"], env=env)
