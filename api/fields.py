@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -90,7 +91,20 @@ Url = Annotated[
 ]
 Description = Annotated[Text, StringConstraints(max_length=1024)]
 Metadata = Annotated[dict[Text, Text], Field(max_length=50)]
-RateLimit = Annotated[StrictInt, Field(ge=1, le=100_000, description="Most deliveries per second.")]
+
+
+def _whole_number(value: object) -> object:
+    # JSON has one number type: 5.0 is the integer 5 to JSON Schema, so it is to us.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+RateLimit = Annotated[
+    StrictInt,
+    Field(ge=1, le=100_000, description="Most deliveries per second."),
+    BeforeValidator(_whole_number),
+]
 DeliveryStatus = Literal["pending", "succeeded", "failed", "cancelled"]
 assert set(DeliveryStatus.__args__) == set(DELIVERY_STATUSES)  # type: ignore[attr-defined]
 

@@ -97,6 +97,7 @@ def api_keys_create(tenant: str | None, description: str) -> None:
     from webhooks.events.matching import is_event_type
     from webhooks.times import utcnow
 
+    # A tenant name has the shape of an event type (the API's `Name`).
     if tenant is not None and not is_event_type(tenant):
         raise click.BadParameter("1 to 128 of A-Z a-z 0-9 _ . -", param_hint="--tenant")
     with _sessions() as sessions, sessions.begin() as session:
