@@ -5,9 +5,12 @@ import base64
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask.testing import FlaskClient
 
-from tests.support.api import create_endpoint, json_body, post_event
+from tests.support.api import create_endpoint, json_body, post_event, problem
 from tests.support.processes import CeleryProcess
 from tests.support.receiver import Receiver
+from webhooks.security.signing import generate_secret, generate_signing_key, public_key
+
+URL = "https://example.com/hook"
 
 
 def _verify(public_key: str, headers: dict[str, str], body: bytes) -> int:
@@ -53,3 +56,23 @@ def test_ed25519_endpoint_signs_v1a_and_rotates(
     assert len(second.headers["webhook-signature"].split()) == 2
     assert _verify(old_key, second.headers, second.body) == 1
     assert _verify(rotated["public_key"], second.headers, second.body) == 1
+
+
+def test_the_secret_kind_and_the_scheme_agree(client: FlaskClient) -> None:
+    """A secret of the other kind than the scheme is a 422; a PATCHed secret sets the scheme."""
+    signing_key = generate_signing_key()
+    for body in (
+        {"signature_scheme": "ed25519", "secret": generate_secret()},
+        {"signature_scheme": "hmac-sha256", "secret": signing_key},
+    ):
+        refused = problem(client.post("/v1/endpoints", json={"url": URL, **body}), 422)
+        assert [e["loc"] for e in refused["errors"]] == [["secret"]]
+    imported = create_endpoint(client, URL, secret=signing_key)
+    assert (imported["signature_scheme"], imported["public_key"]) == (
+        "ed25519",
+        public_key(signing_key),
+    )
+    path = f"/v1/endpoints/{imported['id']}"
+    switched = json_body(client.patch(path, json={"secret": generate_secret()}))
+    assert (switched["signature_scheme"], switched["public_key"]) == ("hmac-sha256", None)
+    assert json_body(client.get(f"{path}/secret"))["secret"].startswith("whsec_")

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from schemathesis.config import SchemathesisConfig
 from flask import Flask
+from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events
 from werkzeug.serving import make_server
 

@@ -31,6 +31,7 @@ PASSWORD = "s3cr3t-pa55w0rd"
 URL = f"https://hookuser:{PASSWORD}@hooks.example.com/in?x=1"
 SHOWN = "https://hookuser:***@hooks.example.com/in?x=1"
 NEW_KEY = Fernet.generate_key().decode()
+WRONG_KEY = rf"sealed with key {key_id(ENCRYPTION_KEY)}, which WEBHOOKS_ENCRYPTION_KEYS"
 
 
 def _raw_rows(engine: Engine) -> str:
@@ -106,18 +107,23 @@ def test_reencrypt_moves_every_value_to_the_newest_key(
         create_app(settings, resolver=resolve)
 
 
-def test_a_wrong_key_stops_api_and_worker_at_start(
-    client: FlaskClient, settings: Settings, env: dict[str, str]
-) -> None:
+def test_a_wrong_key_stops_the_api_at_start(client: FlaskClient, settings: Settings) -> None:
     """Keys that cannot open the stored secrets: a clear error at start, never a signature."""
     create_endpoint(client)
     wrong = dataclasses.replace(settings, encryption_keys=(NEW_KEY,))
-    message = rf"sealed with key {key_id(ENCRYPTION_KEY)}, which WEBHOOKS_ENCRYPTION_KEYS"
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=WRONG_KEY):
         create_app(wrong, resolver=resolve)
-    with pytest.raises(RuntimeError, match=message):
+    with pytest.raises(ConfigError, match="WEBHOOKS_ENCRYPTION_KEYS is empty"):
+        create_app(dataclasses.replace(settings, encryption_keys=()))
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the same check as the API's
+def test_a_wrong_or_missing_key_stops_the_worker_at_start(
+    client: FlaskClient, env: dict[str, str]
+) -> None:
+    """The worker process exits at start, saying which key it lacks, before taking a task."""
+    create_endpoint(client)
+    with pytest.raises(RuntimeError, match=WRONG_KEY):
         start_worker({**env, "WEBHOOKS_ENCRYPTION_KEYS": NEW_KEY})
     with pytest.raises(RuntimeError, match="WEBHOOKS_ENCRYPTION_KEYS is empty"):
         start_worker({**env, "WEBHOOKS_ENCRYPTION_KEYS": ""})
-    with pytest.raises(ConfigError, match="WEBHOOKS_ENCRYPTION_KEYS is empty"):
-        create_app(dataclasses.replace(settings, encryption_keys=()))
