@@ -68,6 +68,7 @@ def reencrypt(batch: int) -> None:
     from webhooks.db import make_engine
     from webhooks.security.sealed_rows import check_sealed_rows
     from webhooks.security.sealed_rows import reencrypt as reencrypt_rows
+    from webhooks.security.sealing import UnsealError
 
     settings = _settings()
     keyring = _keyring(settings)
@@ -75,7 +76,7 @@ def reencrypt(batch: int) -> None:
     try:
         changed = reencrypt_rows(engine, keyring, batch)
         check_sealed_rows(engine, keyring)
-    except ConfigError as exc:
+    except (ConfigError, UnsealError) as exc:
         raise click.ClickException(exc.detail) from None
     finally:
         engine.dispose()
