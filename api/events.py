@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
@@ -31,6 +32,9 @@ bp = Blueprint("events", __name__, url_prefix="/events")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 log = logging.getLogger(__name__)
+# 1 to 255 printable ASCII characters, no space at either end (HTTP would strip it).
+IDEMPOTENCY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_PATTERN)
 
 
 @bp.post("")
@@ -41,9 +45,13 @@ log = logging.getLogger(__name__)
     body=EventCreate,
     errors=(409,),
     headers={
-        IDEMPOTENCY_HEADER: "Same key and body within 24 h: the first response again (200), "
-        "nothing new sent. Same key, other body: 409."
+        IDEMPOTENCY_HEADER: (
+            "Same key and body within 24 h: the first response again (200), nothing new sent. "
+            "Same key, other body: 409.",
+            {"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_PATTERN},
+        )
     },
+    also={200: "A replay: the same Idempotency-Key and body as an earlier event"},
 )
 def create() -> Response:
     """Store the event and one delivery per matching endpoint, then queue the deliveries."""
@@ -124,6 +132,9 @@ def _idempotency_key() -> str | None:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or not key.isprintable():
-        raise InvalidInput.field(("header", IDEMPOTENCY_HEADER), "1 to 255 printable characters")
+    if _IDEMPOTENCY_KEY.fullmatch(key) is None:
+        raise InvalidInput.field(
+            ("header", IDEMPOTENCY_HEADER),
+            "1 to 255 printable ASCII characters, no space at either end",
+        )
     return key

@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from api.fields import (
     DeliveryStatus,
@@ -26,11 +27,13 @@ from api.fields import (
     Output,
     RateLimit,
     Secret,
+    SignatureScheme,
     Timestamp,
     Url,
 )
 from api.http import id_pattern
 from webhooks.endpoint_headers import MAX_HEADERS
+from webhooks.endpoints import TENANT_IS_FIXED
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES
 
 TRACEPARENT_DESCRIPTION = (
@@ -45,8 +48,24 @@ HEADERS_DESCRIPTION = (
 # Endpoints
 
 
+def _secret_matches_scheme(schema: dict[str, Any]) -> None:
+    # A secret given with a scheme must be of that scheme: said here as the server checks it.
+    schema["allOf"] = [
+        {
+            "if": {
+                "properties": {"signature_scheme": {"const": scheme}},
+                "required": ["signature_scheme"],
+            },
+            "then": {"properties": {"secret": {"pattern": f"^{prefix}"}}},
+        }
+        for scheme, prefix in (("hmac-sha256", "whsec_"), ("ed25519", "whsk_"))
+    ]
+
+
 class EndpointCreate(Input):
     """Subscribe a URL to event types."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_secret_matches_scheme)
 
     url: Url = Field(examples=["https://example.com/hook"])
     event_types: list[EventFilter] = Field(
@@ -56,8 +75,16 @@ class EndpointCreate(Input):
     )
     tenant: Name | None = Field(None, description='Defaults to the key\'s tenant, else "default".')
     description: Description = ""
+    signature_scheme: SignatureScheme | None = Field(
+        None,
+        description='"hmac-sha256" (`v1` signatures, a shared `whsec_` secret) or "ed25519" '
+        "(`v1a`: receivers verify with the `whpk_` public key, which cannot forge). "
+        "Default: the kind of `secret` if given, else hmac-sha256.",
+    )
     secret: Secret | None = Field(
-        None, description="`whsec_` + base64 of 24-64 bytes; generated if absent."
+        None,
+        description="`whsec_` + base64 of 24-64 bytes, or (ed25519) `whsk_` + base64 of a "
+        "32-byte private key; generated if absent.",
     )
     rate_limit: RateLimit | None = Field(None, description="null (the default) means unlimited.")
     metadata: Metadata = Field(default_factory=dict)
@@ -67,7 +94,7 @@ class EndpointCreate(Input):
 
 # In a PATCH, None means "not given": of the fields below only rate_limit may be sent as null.
 NOT_NULLABLE = (
-    "url", "event_types", "tenant", "description", "secret", "metadata", "enabled", "headers",
+    "url", "event_types", "description", "secret", "metadata", "enabled", "headers",
     "send_traceparent",
 )  # fmt: skip
 
@@ -82,16 +109,20 @@ def _only_rate_limit_nullable(schema: dict[str, Any]) -> None:
 
 
 class EndpointUpdate(Input):
-    """Change any creatable field, or enable/disable the endpoint; absent fields stay as they are.
+    """Change any creatable field but the tenant and the scheme, or enable/disable the endpoint.
 
-    Only `rate_limit` may be null (unlimited); a null anywhere else is refused.
+    Absent fields stay as they are. Only `rate_limit` may be null (unlimited); a null anywhere
+    else is refused. A `secret` replaces the current one at once, and its kind (`whsec_` or
+    `whsk_`) becomes the endpoint's signature scheme. An endpoint stays in its tenant.
     """
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_only_rate_limit_nullable)
 
     url: Url | None = None
     event_types: Annotated[list[EventFilter], Field(max_length=256)] | None = None
-    tenant: Name | None = None
+    # Not part of the document: present only to refuse a move with a reason, not a bare
+    # "extra field" (the document already forbids it through additionalProperties).
+    tenant: SkipJsonSchema[Any] = None
     description: Description | None = None
     secret: Secret | None = None
     rate_limit: RateLimit | None = Field(None, description="null means unlimited.")
@@ -101,6 +132,11 @@ class EndpointUpdate(Input):
     enabled: StrictBool | None = Field(
         None, description="Enabling clears the reason and the failure streak."
     )
+
+    @field_validator("tenant", mode="before")
+    @classmethod
+    def _tenant_is_fixed(cls, value: Any) -> Any:
+        raise ValueError(TENANT_IS_FIXED)
 
     @field_validator(*NOT_NULLABLE, mode="before")
     @classmethod
@@ -115,7 +151,7 @@ class EndpointOut(Output):
     """An endpoint; its secret is never part of it."""
 
     id: str
-    url: str
+    url: str = Field(description="A password in the URL is shown as `***`.")
     event_types: list[str]
     tenant: str
     description: str
@@ -123,8 +159,15 @@ class EndpointOut(Output):
     disabled_reason: str | None = Field(description='"gone" (410), "failing" (streak), "manual".')
     rate_limit: int | None
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
-    headers: dict[str, str] = Field(description="Custom headers sent with every attempt.")
+    headers: dict[str, str] = Field(
+        description="Custom headers sent with every attempt; values are sealed at rest and "
+        'shown as "***" (send the whole map again to change them).'
+    )
     send_traceparent: bool = Field(description=TRACEPARENT_DESCRIPTION)
+    signature_scheme: SignatureScheme
+    public_key: str | None = Field(
+        description="ed25519 endpoints: the `whpk_` key that verifies their `v1a` signatures."
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -132,19 +175,27 @@ class EndpointOut(Output):
 class EndpointCreated(EndpointOut):
     """The endpoint just created, with its secret (shown here and at /secret only)."""
 
-    secret: str
+    secret: str | None = Field(
+        description="hmac-sha256 endpoints: the `whsec_` secret; null for ed25519 ones, whose "
+        "receivers verify with `public_key`."
+    )
 
 
 class SecretOut(BaseModel):
-    """An endpoint's signing secret."""
+    """What a receiver verifies signatures with: the shared secret, or the public key."""
 
-    secret: str
+    signature_scheme: SignatureScheme
+    secret: str | None = Field(description="hmac-sha256: the `whsec_` secret; else null.")
+    public_key: str | None = Field(description="ed25519: the `whpk_` public key; else null.")
 
 
 class RecoverIn(Input):
     """Re-send what failed since a time (at most 14 days back)."""
 
-    since: AwareDatetime
+    since: AwareDatetime = Field(
+        description="With a time zone; at most 14 days before now and not after it (422 "
+        "otherwise: JSON Schema cannot say 'now')."
+    )
 
 
 class RecoverOut(BaseModel):
@@ -262,6 +313,38 @@ class AttemptList(BaseModel):
     """Every attempt of a delivery, oldest first."""
 
     data: list[AttemptOut]
+
+
+# API keys
+
+
+class ApiKeyCreate(Input):
+    """A new API key: bound to one tenant, or (null) to every tenant."""
+
+    tenant: Name | None = Field(None, description="null: the key sees and manages every tenant.")
+    description: Description = ""
+
+
+class ApiKeyOut(Output):
+    """An API key as listed: never the key itself."""
+
+    id: str
+    prefix: str = Field(description="The key's first characters, to recognise it.")
+    tenant: str | None
+    description: str
+    created_at: Timestamp
+    last_used_at: Timestamp | None = Field(description="Updated at most once a minute.")
+
+
+class ApiKeyCreated(Output):
+    """The key just made: `key` is shown here once and never again."""
+
+    id: str
+    key: str
+    prefix: str
+    tenant: str | None
+    description: str
+    created_at: Timestamp
 
 
 # Lists and queries

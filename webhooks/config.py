@@ -1,5 +1,7 @@
 """Settings, read once from the environment and passed to everything else."""
 
+import base64
+import binascii
 import ipaddress
 import logging
 import os
@@ -55,6 +57,10 @@ class Settings:
     # Optional traces and error reports; their packages come with `pip install webhooks[otel]`.
     otel_endpoint: str | None = None
     sentry_dsn: str | None = field(default=None, repr=False)
+    # Newest first: the first seals, every one unseals (so the key itself rotates).
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    allow_unresolved_hosts: bool = False
+    require_https: bool = False
 
     @property
     def visibility_timeout_seconds(self) -> float:
@@ -104,6 +110,9 @@ class Settings:
             # The names OpenTelemetry's and Sentry's own documentation use.
             otel_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
             sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
+            encryption_keys=parse_encryption_keys(env.get("WEBHOOKS_ENCRYPTION_KEYS", "")),
+            allow_unresolved_hosts=reader.boolean("ALLOW_UNRESOLVED_HOSTS"),
+            require_https=reader.boolean("REQUIRE_HTTPS"),
         )
         settings.check()
         return settings
@@ -160,6 +169,15 @@ class _Reader:
         if not steps:
             raise ConfigError(f"WEBHOOKS_{name} must list at least one number of seconds")
         return steps
+
+    def boolean(self, name: str) -> bool:
+        raw = self._raw(name)
+        if raw is None:
+            return False
+        value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        if raw.lower() not in value:
+            raise ConfigError(f"WEBHOOKS_{name} must be true or false, got {raw!r}")
+        return value[raw.lower()]
 
     def log_level(self, name: str, default: str) -> str:
         raw = self._raw(name)
@@ -239,6 +257,27 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
         if not key or (tenant == "" and part.endswith(":")):
             raise ConfigError(f"WEBHOOKS_API_KEYS: entry {number} is not 'key' or 'key:tenant'")
         keys.append(ApiKey(key=key, tenant=tenant or None))
+    return tuple(keys)
+
+
+def parse_encryption_keys(raw: str) -> tuple[str, ...]:
+    """Parse `key,key,...` (newest first): each 32 random bytes in URL-safe base64."""
+    keys = []
+    for number, part in enumerate(raw.split(","), start=1):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            decoded = base64.urlsafe_b64decode(part.encode())
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            # Never echo the value: it is a key, or a typo of one.
+            raise ConfigError(
+                f"WEBHOOKS_ENCRYPTION_KEYS: entry {number} is not 32 bytes of URL-safe base64 "
+                "(make one with `webhooks generate-encryption-key`)"
+            )
+        keys.append(part)
     return tuple(keys)
 
 

@@ -31,6 +31,8 @@ ROUTES = {
     "/v1/deliveries/{delivery_id}": {"get"},
     "/v1/deliveries/{delivery_id}/attempts": {"get"},
     "/v1/deliveries/{delivery_id}/retry": {"post"},
+    "/v1/api-keys": {"get", "post"},
+    "/v1/api-keys/{key_id}": {"delete"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},
@@ -72,8 +74,11 @@ def test_document_is_valid_openapi_3_1_with_every_route(app: Flask) -> None:
     validate(document)
     assert document["openapi"].startswith("3.1")
     assert {path: set(ops) for path, ops in document["paths"].items()} == ROUTES
+    operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(set(operation_ids)) == len(operation_ids)
     for path, ops in document["paths"].items():
         for method, op in ops.items():
+            assert op["tags"] and re.fullmatch(r"[a-z_]+", op["operationId"]), (path, method)
             secured = op.get("security", document["security"]) != []
             assert secured == (path not in PUBLIC), (path, method)
             if secured:
@@ -201,3 +206,25 @@ def test_request_schemas_accept_exactly_what_the_api_accepts(client: FlaskClient
             assert accepted == validator.is_valid(body), (path, body, response.get_json())
             if not accepted:
                 assert response.status_code == 422, (path, body)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_document_states_the_constraints_the_server_enforces(app: Flask) -> None:
+    """The replay's 200, the Idempotency-Key's bounds, the URL's shape, 403 for key management."""
+    document = app.test_client().get("/openapi.json").get_json()
+    send = document["paths"]["/v1/events"]["post"]
+    assert {"200", "202", "409"} <= set(send["responses"])
+    (header,) = [p for p in send["parameters"] if p["name"] == "Idempotency-Key"]
+    assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)
+    schemas = document["components"]["schemas"]
+    url = schemas["EndpointCreate"]["properties"]["url"]
+    assert url["maxLength"] == 2048 and url["pattern"].startswith("^https?://")
+    assert "14 days" in schemas["RecoverIn"]["properties"]["since"]["description"]
+    for ops in (document["paths"]["/v1/api-keys"], document["paths"]["/v1/api-keys/{key_id}"]):
+        for op in ops.values():
+            assert "403" in op["responses"]
+    url_validator = Draft202012Validator(url)
+    for good in ("https://example.com/h?x=1", "http://u:p@[2001:db8::1]:8443/", "https://a.b."):
+        assert url_validator.is_valid(good), good
+    for bad in ("https://exa mple.com/", "ftp://x/", "https://x:0/", "https://x/\u00e9"):
+        assert not url_validator.is_valid(bad), bad

@@ -19,6 +19,7 @@ from webhooks.endpoint_headers import sent_headers
 from webhooks.models import PENDING
 from webhooks.observability.attempts import AttemptHook, AttemptObserver
 from webhooks.observability.tracing import inject_trace_context
+from webhooks.security.sealing import Keyring
 from webhooks.security.signing import webhook_headers
 from webhooks.times import utcnow
 
@@ -42,7 +43,10 @@ class Deliverer:
         self.observe = observe or AttemptObserver()
         self.rules = Rules.from_settings(settings)
         self.ledger = make_ledger(
-            engine, lease=timedelta(seconds=settings.lease_seconds), rules=self.rules
+            engine,
+            lease=timedelta(seconds=settings.lease_seconds),
+            rules=self.rules,
+            keyring=Keyring.from_settings(settings),
         )
 
     def deliver(self, delivery_id: str) -> float | None:

@@ -16,12 +16,14 @@ from types import FrameType
 
 import click
 import redis
+from cryptography.fernet import Fernet
 
 from webhooks.config import Settings, hide_credentials, parse_api_keys
 from webhooks.errors import ConfigError
 from webhooks.migrate import upgrade
 from webhooks.tools.cli.failures import reaching_database
 from webhooks.tools.devlogs import ChildLogs
+from webhooks.security.sealing import Keyring
 
 STATE_DIR = Path(".webhooks-dev")
 LOG_FILE = STATE_DIR / "dev.log"
@@ -45,12 +47,15 @@ def run(port: int, flower_port: int, quiet: bool = False) -> int:
     env = dict(os.environ)
     if not env.get("WEBHOOKS_API_KEYS", "").strip():
         env["WEBHOOKS_API_KEYS"] = _dev_api_key()
+    if not env.get("WEBHOOKS_ENCRYPTION_KEYS", "").strip():
+        env["WEBHOOKS_ENCRYPTION_KEYS"] = _dev_encryption_key()
     # Local receivers are the point of a dev setup; production keeps private networks blocked.
     env.setdefault("WEBHOOKS_ALLOW_NETWORKS", DEV_NETWORKS)
     env.setdefault("WEBHOOKS_WORKER_CONCURRENCY", "16")
     env.setdefault("WEBHOOKS_LOG_FORMAT", "text")
     try:
         settings = Settings.from_env(env)
+        keyring = Keyring.from_settings(settings)
     except ConfigError as exc:
         raise click.ClickException(exc.detail) from None
     for name, wanted in (("API", port), ("Flower", flower_port)):
@@ -74,7 +79,7 @@ def run(port: int, flower_port: int, quiet: bool = False) -> int:
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
             _wait_for_redis(env["REDIS_URL"])
         with reaching_database(settings.database_url):
-            upgrade(settings.database_url)
+            upgrade(settings.database_url, keyring=keyring)
         for name, command in _commands(port, flower_port).items():
             child = _start(command, _child_env(name, env))
             children.append((name, child))
@@ -142,6 +147,15 @@ def _dev_api_key() -> str:
     path = STATE_DIR / "api-key"
     if not path.exists():
         path.write_text(f"dev_{secrets.token_urlsafe(24)}\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _dev_encryption_key() -> str:
+    """Keep one generated sealing key across runs: the secrets sealed with it stay readable."""
+    path = STATE_DIR / "encryption-key"
+    if not path.exists():
+        path.write_text(Fernet.generate_key().decode() + "\n")
         path.chmod(0o600)
     return path.read_text().strip()
 
