@@ -18,7 +18,6 @@ from webhooks.delivery.queue import Dispatcher
 from webhooks.endpoints import Registry
 from webhooks.errors import ConfigError
 from webhooks.observability.logs import configure_logging
-from webhooks.security.guard import NetworkGuard
 from webhooks.security.guard import NetworkGuard, Resolver
 from webhooks.security.sealed_rows import check_sealed_rows
 from webhooks.security.sealing import Keyring

@@ -1,5 +1,6 @@
 """Field types and base models the schemas share: what a valid name, URL or secret is."""
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -15,6 +16,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from webhooks import endpoint_headers as custom
 from webhooks.events.matching import is_filter
 from webhooks.models import DELIVERY_STATUSES
 from webhooks.security.signing import SCHEMES, check_secret
@@ -91,8 +93,39 @@ Url = Annotated[
 ]
 Description = Annotated[Text, StringConstraints(max_length=1024)]
 Metadata = Annotated[dict[Text, Text], Field(max_length=50)]
-# Which names and values may be sent is the core's rule (webhooks/endpoint_headers.py).
-Headers = Annotated[dict[str, str], Field(examples=[{"Authorization": "Bearer rk_live_..."}])]
+
+
+def _any_case(text: str) -> str:
+    # JSON Schema's regular expressions have no flags: spell case-insensitivity out.
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in text)
+
+
+_RESERVED_NAME = "|".join(
+    [f"^{_any_case(name)}$" for name in sorted(custom.RESERVED)]
+    + [f"^{_any_case(prefix)}" for prefix in custom.RESERVED_PREFIXES]
+)
+# Which names and values may be sent is the core's rule (webhooks/endpoint_headers.py); the
+# document says the same, but for one thing JSON Schema cannot: names are case-insensitive,
+# so two that differ only in case are refused too.
+Headers = Annotated[
+    dict[str, str],
+    Field(
+        examples=[{"Authorization": "Bearer rk_live_..."}],
+        json_schema_extra={
+            "maxProperties": custom.MAX_HEADERS,
+            "propertyNames": {
+                "pattern": f"^{custom.NAME.pattern}$",
+                "maxLength": custom.MAX_NAME_LENGTH,
+                "not": {"pattern": _RESERVED_NAME},
+            },
+            "additionalProperties": {
+                "type": "string",
+                "maxLength": custom.MAX_VALUE_LENGTH,
+                "pattern": f"^(?:{custom.VALUE.pattern})$",
+            },
+        },
+    ),
+]
 
 
 def _whole_number(value: object) -> object:

@@ -82,7 +82,9 @@ def _value_problem(value: str) -> str | None:
     return None
 
 
-def encode_headers(headers: Mapping[str, str], keyring: Keyring) -> tuple[list[str] | None, str | None]:
+def encode_headers(
+    headers: Mapping[str, str], keyring: Keyring
+) -> tuple[list[str] | None, str | None]:
     """The stored form of an endpoint's headers: their names, and the map sealed (or Nones)."""
     if not headers:
         return None, None

@@ -21,9 +21,9 @@ from cryptography.fernet import Fernet
 from webhooks.config import Settings, hide_credentials, parse_api_keys
 from webhooks.errors import ConfigError
 from webhooks.migrate import upgrade
+from webhooks.security.sealing import Keyring
 from webhooks.tools.cli.failures import reaching_database
 from webhooks.tools.devlogs import ChildLogs
-from webhooks.security.sealing import Keyring
 
 STATE_DIR = Path(".webhooks-dev")
 LOG_FILE = STATE_DIR / "dev.log"

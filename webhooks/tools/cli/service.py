@@ -23,7 +23,6 @@ def settings_from_env() -> Settings:
 def migrate() -> None:
     """Bring the database at DATABASE_URL to the latest schema (safe to run twice)."""
     from webhooks.migrate import upgrade
-
     from webhooks.security.sealing import Keyring
 
     settings = settings_from_env()
