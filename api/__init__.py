@@ -4,8 +4,9 @@ import logging
 
 from flask import Blueprint, Flask
 
-from api import deliveries, endpoints, events, ops
-from api.auth import authenticator
+from api import deliveries, endpoints, event_types, events, ops, portal
+from api.auth import authenticate, install_keys
+from api.console import install_console
 from api.errors import register_error_handlers
 from api.http import IdConverter
 from api.services import EXTENSION, Services
@@ -41,9 +42,11 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     register_error_handlers(app)
     # Everything under /v1 needs a key; the probes and the document do not.
     v1 = Blueprint("v1", __name__, url_prefix="/v1")
-    v1.before_request(authenticator(settings.api_keys))
-    for module in (endpoints, events, deliveries):
+    install_keys(app, settings.api_keys, settings.secret_key)
+    v1.before_request(authenticate)
+    for module in (endpoints, events, deliveries, event_types, portal):
         v1.register_blueprint(module.bp)
     app.register_blueprint(v1)
     app.register_blueprint(ops.bp)
+    install_console(app, settings)
     return app

@@ -35,9 +35,16 @@ class Unauthorized(WebhooksError):
     title = "Unauthorized"
 
 
+class Forbidden(WebhooksError):
+    """A valid key that may not do this (a tenant-bound key, for what spans tenants)."""
+
+    title = "Forbidden"
+
+
 STATUS_OF: dict[type[WebhooksError], int] = {
     BadRequest: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 422,

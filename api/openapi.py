@@ -18,6 +18,7 @@ REF = "#/components/schemas/{model}"
 ERROR_TITLES = {
     400: "Malformed JSON",
     401: "Missing or wrong API key",
+    403: "The key is bound to a tenant",
     404: "No such object",
     409: "Conflict",
     413: "Body over the limit",

@@ -3,6 +3,7 @@
 import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
@@ -11,6 +12,7 @@ from webhooks.errors import ConfigError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 
 
@@ -45,6 +47,12 @@ class Settings:
     lease_seconds: float = 60.0
     worker_concurrency: int = 50
     log_level: str = "INFO"
+    # Signs console sessions, their CSRF tokens and portal links; without it there is no console.
+    secret_key: str | None = field(default=None, repr=False)
+    require_known_event_types: bool = False
+    portal_frame_ancestors: tuple[str, ...] = ()
+    portal_product_name: str = "Webhooks"
+    portal_accent_color: str = "#1d4ed8"
 
     @property
     def visibility_timeout_seconds(self) -> float:
@@ -87,6 +95,11 @@ class Settings:
             lease_seconds=reader.seconds("LEASE_SECONDS", defaults.lease_seconds),
             worker_concurrency=reader.integer("WORKER_CONCURRENCY", defaults.worker_concurrency),
             log_level=reader.log_level("LOG_LEVEL", defaults.log_level),
+            secret_key=reader.secret("SECRET_KEY"),
+            require_known_event_types=reader.boolean("REQUIRE_KNOWN_EVENT_TYPES", False),
+            portal_frame_ancestors=reader.frame_ancestors("PORTAL_FRAME_ANCESTORS"),
+            portal_product_name=reader.text("PORTAL_PRODUCT_NAME", defaults.portal_product_name),
+            portal_accent_color=reader.color("PORTAL_ACCENT_COLOR", defaults.portal_accent_color),
         )
         settings.check()
         return settings
@@ -151,6 +164,53 @@ class _Reader:
         if level not in logging.getLevelNamesMapping():
             raise ConfigError(f"WEBHOOKS_{name} must be a logging level name, got {raw!r}")
         return level
+
+    def secret(self, name: str) -> str | None:
+        raw = self._raw(name)
+        if raw is not None and len(raw) < MIN_SECRET_KEY_LENGTH:
+            # Never echo it: it is a secret, even a bad one.
+            raise ConfigError(
+                f"WEBHOOKS_{name} must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return raw
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"WEBHOOKS_{name} must be true or false, got {raw!r}")
+        return raw.lower() in ("true", "1", "yes")
+
+    def text(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        if raw is not None and (len(raw) > 64 or not raw.isprintable()):
+            raise ConfigError(f"WEBHOOKS_{name} must be at most 64 printable characters")
+        return default if raw is None else raw
+
+    def color(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        # Only a hex colour: the value goes into the page's style sheet.
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", raw):
+            raise ConfigError(f"WEBHOOKS_{name} must be a colour like #1d4ed8, got {raw!r}")
+        return raw.lower()
+
+    def frame_ancestors(self, name: str) -> tuple[str, ...]:
+        raw = self._raw(name)
+        if raw is None:
+            return ()
+        sources = tuple(part for part in raw.replace(",", " ").split() if part)
+        for source in sources:
+            # Origins only (https://app.example.com, https://*.example.com): the value goes
+            # into a Content-Security-Policy header, where a stray ';' would add a directive.
+            if not re.fullmatch(r"https?://(\*\.)?[A-Za-z0-9.\-]+(:\d{1,5})?", source):
+                raise ConfigError(
+                    f"WEBHOOKS_{name}: {source!r} is not an origin like https://app.example.com"
+                )
+        return sources
 
     def networks(self, name: str) -> tuple[IPNetwork, ...]:
         raw = self._raw(name)

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from webhooks.delivery.outcome import DisabledReason, cancel_pending, disable
 from webhooks.errors import BlockedAddress, InvalidInput
+from webhooks.health import attempt_outcomes
 from webhooks.ids import new_id
-from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES, Attempt, Delivery, Endpoint
+from webhooks.models import DELIVERY_STATUSES, Delivery, Endpoint
 from webhooks.security.guard import NetworkGuard
 from webhooks.security.signing import generate_secret
 
@@ -140,13 +141,7 @@ def endpoint_stats(session: Session, endpoint: Endpoint, now: datetime) -> dict[
         .group_by(Delivery.status)
     ):
         by_status[status] = number
-    by_outcome = dict.fromkeys(ATTEMPT_OUTCOMES, 0)
-    for outcome, number in session.execute(
-        select(Attempt.outcome, func.count())
-        .where(Attempt.endpoint_id == endpoint.id, Attempt.started_at >= since)
-        .group_by(Attempt.outcome)
-    ):
-        by_outcome[outcome] = number
+    by_outcome = attempt_outcomes(session, [endpoint.id], since)[endpoint.id]
     return {
         "endpoint_id": endpoint.id,
         "since": since,

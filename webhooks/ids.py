@@ -1,7 +1,9 @@
 """Opaque, time-sortable ids with a type prefix (`ep_`, `evt_`, `dlv_`, `att_`)."""
 
 import os
+import re
 import time
+from datetime import datetime
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
@@ -19,3 +21,23 @@ def new_id(prefix: str) -> str:
         chars.append(_CROCKFORD[digit])
     # Fixed width and a sorted alphabet: ORDER BY id is creation order.
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def id_at(prefix: str, moment: datetime) -> str:
+    """The smallest id of this type made at `moment`: ids sort by time, so times filter by id."""
+    value = int(moment.timestamp() * 1000) << 80
+    chars = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        chars.append(_CROCKFORD[digit])
+    return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def id_pattern(prefix: str) -> str:
+    """The regular expression of an id with this prefix (a ULID in lowercase base32)."""
+    return rf"{prefix}_[0-9a-z]{{26}}"
+
+
+def is_id(prefix: str, value: str) -> bool:
+    """Whether `value` is shaped like an id of this type."""
+    return re.fullmatch(id_pattern(prefix), value) is not None

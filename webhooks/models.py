@@ -1,4 +1,4 @@
-"""The tables: endpoints, events, deliveries and the attempts audit trail."""
+"""The tables: endpoints, events, deliveries, attempts (the audit trail), catalogue, portal."""
 
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -177,6 +177,34 @@ class Attempt(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(16))
+
+
+class EventType(Base):
+    """An entry of the event-type catalogue: what a type means, its data's schema, an example."""
+
+    __tablename__ = "event_types"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # A JSON Schema for the event's `data`; events of this type that break it are refused.
+    schema: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    # What "send a test event" sends.
+    example: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortalLink(Base):
+    """A one-time link into the console for one tenant; `used_at` is set when it is opened."""
+
+    __tablename__ = "portal_links"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Core table handles for the hot paths, which skip the ORM's unit of work.

@@ -11,11 +11,11 @@ from sqlalchemy.exc import DBAPIError
 
 from webhooks.config import Settings
 from webhooks.db import is_unavailable
+from webhooks.delivery.headers import attempt_headers
 from webhooks.delivery.ledger import Claim, make_ledger
 from webhooks.delivery.outcome import AttemptRecord, Rules
 from webhooks.delivery.sender import Sender
 from webhooks.models import PENDING
-from webhooks.security.signing import webhook_headers
 from webhooks.times import utcnow
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,9 @@ class Deliverer:
         if claim is None:
             return None
         started = self.clock()
-        headers = {
-            # Receivers' frameworks only parse JSON bodies that say so.
-            "content-type": "application/json",
-            **webhook_headers(
-                claim.secrets, claim.event_id, claim.payload, int(started.timestamp())
-            ),
-        }
+        headers = attempt_headers(
+            claim.secrets, claim.event_id, claim.payload, int(started.timestamp())
+        )
         response = self.sender.send(claim.url, headers, claim.payload)
         attempt = self.rules.judge(claim.run_attempt, started, response, self.clock())
         status = self.record(claim, attempt)
