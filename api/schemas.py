@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StringConstraints,
     field_validator,
 )
@@ -392,7 +393,7 @@ class PortalSessionCreate(Input):
     """Open the console to one tenant, without an API key."""
 
     tenant: Name
-    ttl_seconds: int = Field(
+    ttl_seconds: StrictInt = Field(
         3600,
         ge=30,
         le=86400,

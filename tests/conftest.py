@@ -32,7 +32,8 @@ TEST_POSTGRES_URL = os.environ.get(
 )
 API_KEY = "test-key"
 TENANT_KEY = "acme-key"  # bound to tenant "acme"
-TABLES = ("attempts", "deliveries", "events", "endpoints")
+SECRET_KEY = "test-secret-key-that-signs-console-sessions"
+TABLES = ("attempts", "deliveries", "events", "endpoints", "event_types", "portal_links")
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +98,7 @@ def env(database_url: str, redis_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "WEBHOOKS_API_KEYS": f"{API_KEY},{TENANT_KEY}:acme",
+        "WEBHOOKS_SECRET_KEY": SECRET_KEY,
         "WEBHOOKS_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
         "WEBHOOKS_RETRY_SCHEDULE": "0.3,0.3,0.3",
         "WEBHOOKS_DELIVERY_TIMEOUT_SECONDS": "2",

@@ -63,7 +63,7 @@ def open_portal(token: str) -> BaseResponse:
         if link is None:
             raise NotFound("this portal link was already used or has expired: ask for a new one")
         portal = session_token(link.tenant, int(link.expires_at.timestamp()))
-    return redirect(url_for("portal.endpoints", portal=portal), 303)
+    return redirect(url_for("portal.endpoints_list", portal=portal), 303)
 
 
 @bp.get("/theme.css")
