@@ -1,4 +1,4 @@
-"""/v1/event-types: the catalogue, its schemas checked at ingest, unknown types refused on demand."""
+"""/v1/event-types: the catalogue, schemas checked at ingest, unknown types refused on demand."""
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -104,7 +104,7 @@ def test_bad_schema_or_example_is_refused(client: FlaskClient) -> None:
 def test_events_breaking_the_schema_get_422_naming_the_field(
     client: FlaskClient, engine: Engine
 ) -> None:
-    """Ingest checks `data` against its type's schema, naming each wrong field; nothing is stored."""
+    """Ingest checks `data` against its type's schema, naming each bad field; nothing is kept."""
     add_type(client, schema=INVOICE)
     create_endpoint(client)
     response = send_event(client, data={"invoice": "in_1", "amount": -3, "lines": [{}]})
