@@ -9,9 +9,9 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from api.http import id_pattern
 from api.schemas import Problem
 from webhooks import __version__
+from webhooks.ids import id_pattern
 
 View = TypeVar("View", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"

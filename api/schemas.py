@@ -29,7 +29,7 @@ from api.fields import (
     Timestamp,
     Url,
 )
-from api.http import id_pattern
+from webhooks.ids import id_pattern
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES
 
 # Endpoints

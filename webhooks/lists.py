@@ -57,7 +57,7 @@ def paginate(
     return rows, None
 
 
-def endpoints_query(where: EndpointFilter) -> Select[tuple[Endpoint]]:
+def endpoints_query(where: EndpointFilter) -> Select[Endpoint]:
     """The endpoints that pass `where` (deleted ones never do)."""
     query = select(Endpoint).where(Endpoint.deleted_at.is_(None))
     if where.tenant is not None:
@@ -70,7 +70,7 @@ def endpoints_query(where: EndpointFilter) -> Select[tuple[Endpoint]]:
     return query
 
 
-def events_query(where: EventFilter) -> Select[tuple[Event]]:
+def events_query(where: EventFilter) -> Select[Event]:
     """The events that pass `where`; time bounds become id bounds, which the indexes serve."""
     query = select(Event)
     if where.tenant is not None:
@@ -84,7 +84,7 @@ def events_query(where: EventFilter) -> Select[tuple[Event]]:
     return query
 
 
-def deliveries_query(where: DeliveryFilter) -> Select[tuple[Delivery]]:
+def deliveries_query(where: DeliveryFilter) -> Select[Delivery]:
     """The deliveries that pass `where`."""
     query = select(Delivery)
     if where.tenant is not None:

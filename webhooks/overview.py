@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Integer, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session
 
 from webhooks.ids import id_at
 from webhooks.models import DELIVERY_STATUSES, Attempt, Delivery, Endpoint
@@ -30,8 +30,8 @@ def deliveries_by_hour(
         query = query.where(Delivery.tenant == tenant)
     hours = [dict.fromkeys(DELIVERY_STATUSES, 0) for _ in range(HOURS)]
     first = int(start.timestamp()) // 3600
-    for hour, status, number in session.execute(query):
-        index = int(hour) - first
+    for number_of_hour, status, number in session.execute(query):
+        index = int(number_of_hour) - first
         if 0 <= index < HOURS:
             hours[index][status] += number
     return hours
@@ -48,8 +48,8 @@ def attempts_by_minute(session: Session, now: datetime, tenant: str | None = Non
         )
     minutes = [0] * MINUTES
     first = int(start.timestamp()) // 60
-    for minute, number in session.execute(query):
-        index = int(minute) - first
+    for number_of_minute, number in session.execute(query):
+        index = int(number_of_minute) - first
         if 0 <= index < MINUTES:
             minutes[index] += number
     return minutes
@@ -69,7 +69,7 @@ def troubled_endpoints(
     return session.scalars(query.order_by(*order).limit(limit)).all()
 
 
-def _epoch_seconds(session: Session, column: ColumnElement[datetime]) -> ColumnElement[int]:
+def _epoch_seconds(session: Session, column: Mapped[datetime]) -> ColumnElement[int]:
     """Unix seconds of a time column, in the database's own dialect."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.floor(func.extract("epoch", column)), Integer)

@@ -6,8 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from flask import Flask, Response, g, redirect, request, session, url_for
+from flask import Flask, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
+from werkzeug.wrappers import Response as BaseResponse
 
 from api.auth import Caller, recheck_key
 from api.console.blueprint import PORTAL, bp
@@ -76,7 +77,7 @@ def _keep_portal_token(endpoint: str, values: dict[str, Any]) -> None:
 
 
 @bp.before_request
-def _identify() -> Response | None:
+def _identify() -> BaseResponse | None:
     require_secret_key()
     name = (request.endpoint or "").partition(".")[2]
     if request.blueprint == PORTAL:

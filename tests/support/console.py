@@ -28,7 +28,8 @@ def portal_link(client: FlaskClient, tenant: str, ttl: int = 600) -> str:
     """Ask the API for a portal link (with the unbound key `client` sends); return its path."""
     response = client.post("/v1/portal-sessions", json={"tenant": tenant, "ttl_seconds": ttl})
     assert response.status_code == 201, response.get_data(as_text=True)
-    return urlsplit(response.get_json()["url"]).path
+    url: str = response.get_json()["url"]
+    return urlsplit(url).path
 
 
 def open_portal(client: FlaskClient, path: str) -> str:

@@ -34,6 +34,8 @@ def run(port: int, flower_port: int) -> int:
     env = dict(os.environ)
     if not env.get("WEBHOOKS_API_KEYS", "").strip():
         env["WEBHOOKS_API_KEYS"] = _dev_api_key()
+    if not env.get("WEBHOOKS_SECRET_KEY", "").strip():
+        env["WEBHOOKS_SECRET_KEY"] = _dev_secret_key()
     # Local receivers are the point of a dev setup; production keeps private networks blocked.
     env.setdefault("WEBHOOKS_ALLOW_NETWORKS", DEV_NETWORKS)
     env.setdefault("WEBHOOKS_WORKER_CONCURRENCY", "16")
@@ -103,6 +105,15 @@ def _dev_api_key() -> str:
     path = STATE_DIR / "api-key"
     if not path.exists():
         path.write_text(f"dev_{secrets.token_urlsafe(24)}\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _dev_secret_key() -> str:
+    """Keep one generated secret key across runs, so console sessions survive a restart."""
+    path = STATE_DIR / "secret-key"
+    if not path.exists():
+        path.write_text(f"{secrets.token_urlsafe(32)}\n")
         path.chmod(0o600)
     return path.read_text().strip()
 
@@ -181,6 +192,7 @@ def _banner(port: int, flower_port: int, env: dict[str, str], settings: Settings
                 "webhooks is running (Ctrl-C stops everything)",
                 f"  API        http://127.0.0.1:{port}   (OpenAPI: /openapi.json)",
                 f"  API key    {api_key}",
+                f"  console    http://127.0.0.1:{port}/console   (sign in with the API key)",
                 f"  Flower     http://127.0.0.1:{flower_port}",
                 f"  database   {hide_credentials(settings.database_url)}",
                 # The Redis this command started, if it had to, else the one configured.
