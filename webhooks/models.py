@@ -137,6 +137,14 @@ class Delivery(Base):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        # One tenant's backlog (the console's overview), from the index alone.
+        Index(
+            "ix_deliveries_pending_tenant",
+            "tenant",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

@@ -1,4 +1,4 @@
-"""The event-type catalogue and the portal's one-time links.
+"""The event-type catalogue, the portal's one-time links, an index for a tenant's backlog.
 
 Revision ID: 0003
 Revises: 0001
@@ -41,8 +41,22 @@ def upgrade() -> None:
         sa.Column("created_at", TIME, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_portal_links")),
     )
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_deliveries_pending_tenant",
+            ["tenant", "next_attempt_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_deliveries_pending_tenant",
+            postgresql_where=sa.text("status = 'pending'"),
+            sqlite_where=sa.text("status = 'pending'"),
+        )
     op.drop_table("portal_links")
     op.drop_table("event_types")
