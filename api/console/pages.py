@@ -50,6 +50,19 @@ def _layout() -> dict[str, Any]:
     }
 
 
+@bp.app_template_filter("duration")
+def duration(seconds: float) -> str:
+    """A wait as people say it: 45 s, 12 min, 3 h 20 min, 2 d 4 h."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min"
+    if whole < 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} d {whole % 86400 // 3600} h"
+
+
 @bp.errorhandler(WebhooksError)
 def _error_page(exc: WebhooksError) -> Response:
     status = STATUS_OF.get(type(exc), 400)

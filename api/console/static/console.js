@@ -11,7 +11,7 @@
         window.setTimeout(tick, delay);
         return;
       }
-      fetch(window.location.href, { credentials: "same-origin", headers: { "X-Refresh": "1" } })
+      fetch(window.location.href, { credentials: "same-origin" })
         .then(function (response) { return response.ok ? response.text() : null; })
         .then(function (html) {
           if (html) {
