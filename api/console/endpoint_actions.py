@@ -16,7 +16,7 @@ from webhooks.endpoints import EndpointFields
 from webhooks.errors import Conflict, InvalidInput
 from webhooks.events.catalogue import check_event
 from webhooks.events.fanout import publish
-from webhooks.events.matching import is_event_type
+from webhooks.events.matching import is_event_type, matches
 from webhooks.models import Endpoint, EventType
 from webhooks.times import utcnow
 
@@ -58,7 +58,8 @@ def endpoint_secret(endpoint_id: str) -> Response:
     """Reveal the signing secret (a POST, so that it never sits in a cached page or a log)."""
     with services().sessions() as session:
         endpoint = visible(session, Endpoint, endpoint_id)
-        return render("secret.html", endpoint=endpoint, secret=endpoint.secret, rotated=False)
+    # Rendered after the session ends: the layout reads the database too (SQLite allows one).
+    return render("secret.html", endpoint=endpoint, secret=endpoint.secret, rotated=False)
 
 
 @bp.post("/endpoints/<id(ep):endpoint_id>/test")
@@ -70,6 +71,11 @@ def endpoint_test(endpoint_id: str) -> BaseResponse:
     app = services()
     with app.sessions() as session:
         endpoint = visible(session, Endpoint, endpoint_id)
+        # Refused before anything is stored: an event nobody would receive is no test.
+        if not endpoint.enabled:
+            raise Conflict("the endpoint is disabled; enable it first")
+        if not matches(endpoint.event_types, event_type):
+            raise InvalidInput.field(("event_type",), "this endpoint is not subscribed to it")
         entry = session.get(EventType, event_type)
         data = dict(entry.example or {}) if entry is not None else {}
         check_event(session, event_type, data, require_known=app.settings.require_known_event_types)
@@ -82,9 +88,7 @@ def endpoint_test(endpoint_id: str) -> BaseResponse:
         endpoint_id=endpoint.id,
     )
     if not published.deliveries:
-        raise Conflict(
-            f"nothing was sent: the endpoint is disabled or not subscribed to {event_type}"
-        )
+        raise Conflict("nothing was sent: the endpoint was disabled meanwhile")
     dispatch(app.engine, app.dispatcher, [d.id for d in published.deliveries])
     return back_to("delivery_page", "tested", delivery_id=published.deliveries[0].id)
 

@@ -103,25 +103,27 @@ def endpoint_edit(endpoint_id: str) -> Response:
     """The form to change an endpoint."""
     with services().sessions() as session:
         endpoint = visible(session, Endpoint, endpoint_id)
-        return _form(endpoint, endpoint_values(endpoint), {})
+    return _form(endpoint, endpoint_values(endpoint), {})
 
 
 @bp.post("/endpoints/<id(ep):endpoint_id>/edit")
 def endpoint_update(endpoint_id: str) -> Response | BaseResponse:
     """Change an endpoint from the form, with the rules of PATCH /v1/endpoints/{id}."""
     data = endpoint_data(request.form, with_tenant=False)
+    body, errors = parse_form(EndpointUpdate, data)
     app = services()
-    with app.sessions.begin() as session:
+    with app.sessions() as session:
         endpoint = visible(session, Endpoint, endpoint_id)
-        body, errors = parse_form(EndpointUpdate, data)
-        if errors:
-            return _form(endpoint, data, errors, 422)
-        fields = EndpointFields(**body.model_dump(), given=set(body.model_fields_set))
-        try:
-            endpoints.update_endpoint(session, app.guard, endpoint, fields, utcnow())
-        except InvalidInput as exc:
-            session.rollback()
-            return _form(endpoint, data, errors_by_field(exc.errors), 422)
+    if errors:
+        return _form(endpoint, data, errors, 422)
+    fields = EndpointFields(**body.model_dump(), given=set(body.model_fields_set))
+    try:
+        with app.sessions.begin() as session:
+            changing = visible(session, Endpoint, endpoint_id)
+            endpoints.update_endpoint(session, app.guard, changing, fields, utcnow())
+    except InvalidInput as exc:
+        # The failed transaction expired what it loaded: the form shows the copy read before.
+        return _form(endpoint, data, errors_by_field(exc.errors), 422)
     return back_to("endpoint_page", "saved", endpoint_id=endpoint_id)
 
 
