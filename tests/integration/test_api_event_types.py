@@ -94,6 +94,13 @@ def test_bad_schema_or_example_is_refused(client: FlaskClient) -> None:
         json={"name": "a", "schema": INVOICE, "example": {"invoice": 1, "amount": 2}},
     )
     assert invalid(bad_example) == [["example", "invoice"]]
+    for unusable in (
+        {"type": "object", "properties": {"a": {"$ref": "#/nowhere"}}},
+        {"$defs": {"x": {"$ref": "#/$defs/x"}}, "$ref": "#/$defs/x"},
+        {"pattern": "("},
+    ):
+        response = client.post("/v1/event-types", json={"name": "a", "schema": unusable})
+        assert invalid(response) == [["schema"]], unusable
     add_type(client, "a", schema=INVOICE)
     assert invalid(client.patch("/v1/event-types/a", json={"example": {"amount": 1}})) == [
         ["example"]

@@ -7,6 +7,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,6 +19,10 @@ from webhooks.models import EventType
 
 # The most field errors one refused event lists: enough to fix it, not a flood.
 MAX_REPORTED_ERRORS = 10
+
+
+class UnusableSchema(Exception):
+    """A schema that is valid JSON Schema but cannot be applied."""
 
 
 @dataclass
@@ -105,7 +112,13 @@ def check_event(
             raise InvalidInput.field(("type",), f"the event type {event_type} is {state}")
         return
     if entry.schema is not None:
-        errors = data_errors(entry.schema, data, ("data",))
+        try:
+            errors = data_errors(entry.schema, data, ("data",))
+        except UnusableSchema as exc:
+            # The catalogue's fault, not the sender's; still refused: nothing goes out unchecked.
+            raise InvalidInput.field(
+                ("type",), f"the catalogue's schema of {event_type} cannot be applied: {exc}"
+            ) from None
         if errors:
             raise InvalidInput(f"data does not fit the schema of {event_type}", errors)
 
@@ -113,22 +126,48 @@ def check_event(
 def data_errors(
     schema: dict[str, Any], data: Any, prefix: tuple[str | int, ...]
 ) -> tuple[FieldError, ...]:
-    """Where `data` breaks `schema`, one error per place, the shallowest first."""
+    """Where `data` breaks `schema`, one error per place, the shallowest first.
+
+    Raises UnusableSchema for a schema that cannot be applied to this data (a $ref to nowhere,
+    or one that refers to itself without end).
+    """
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    found = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), e.message))
+    try:
+        found = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), e.message))
+    except Unresolvable as exc:
+        raise UnusableSchema(f"$ref {exc.ref!r} points nowhere") from None
+    except RecursionError:
+        raise UnusableSchema("its $refs loop without end") from None
     return tuple(
         FieldError(prefix + tuple(error.absolute_path), error.message)
         for error in found[:MAX_REPORTED_ERRORS]
     )
 
 
-def _remote_refs(schema: Any) -> Iterator[str]:
+def _check_refs(schema: dict[str, Any]) -> None:
+    """Refuse a $ref that leaves the schema (nothing is fetched at ingest) or points nowhere."""
+    root = "urn:webhooks:schema"
+    resolver = (
+        Registry().with_resource(root, DRAFT202012.create_resource(schema)).resolver(base_uri=root)
+    )
+    for ref in _refs(schema):
+        if not ref.startswith("#"):
+            raise InvalidInput.field(
+                ("schema",), f"$ref {ref!r} points outside the schema; use '#/...' refs"
+            )
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            raise InvalidInput.field(("schema",), f"$ref {ref!r} points nowhere") from None
+
+
+def _refs(schema: Any) -> Iterator[str]:
     stack = [schema]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             ref = item.get("$ref")
-            if isinstance(ref, str) and not ref.startswith("#"):
+            if isinstance(ref, str):
                 yield ref
             stack.extend(item.values())
         elif isinstance(item, list):
@@ -144,13 +183,11 @@ def _check_entry(entry: EventType) -> None:
             raise InvalidInput.field(
                 ("schema",), f"not a valid JSON Schema at {where}: {exc.message}"
             ) from None
-        remote = next(_remote_refs(entry.schema), None)
-        if remote is not None:
-            # Nothing is fetched at ingest: a schema must be whole in itself.
-            raise InvalidInput.field(
-                ("schema",), f"$ref {remote!r} points outside the schema; use '#/...' refs"
-            )
-        if entry.example is not None:
-            errors = data_errors(entry.schema, entry.example, ("example",))
-            if errors:
-                raise InvalidInput("the example does not fit the schema", errors)
+        _check_refs(entry.schema)
+        try:
+            # Applied once now (to the example, or to {}), so that a broken $ref shows here.
+            errors = data_errors(entry.schema, entry.example or {}, ("example",))
+        except UnusableSchema as exc:
+            raise InvalidInput.field(("schema",), f"the schema cannot be applied: {exc}") from None
+        if errors and entry.example is not None:
+            raise InvalidInput("the example does not fit the schema", errors)
