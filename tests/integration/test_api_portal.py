@@ -87,3 +87,39 @@ def test_only_an_unbound_key_opens_portals(app: Flask, settings: Settings) -> No
         assert "WEBHOOKS_SECRET_KEY" in problem(response, 503)["detail"]
         page = bare.test_client().get("/console/sign-in")
         assert page.status_code == 503 and "WEBHOOKS_SECRET_KEY" in page.get_data(as_text=True)
+
+
+def test_portal_may_be_framed_by_the_listed_origins_only(settings: Settings) -> None:
+    """frame-ancestors: the listed origins for the portal, 'none' for the operator's console."""
+    framers = ("https://app.example.com", "https://*.example.org")
+    with other_app(
+        settings,
+        portal_frame_ancestors=framers,
+        portal_product_name="Acme Cloud",
+        portal_accent_color="#7c3aed",
+    ) as app:
+        api = keyed_client(app, "test-key")
+        browser = app.test_client()
+        portal = open_portal(browser, portal_link(api, "acme"))
+        page = browser.get(f"{portal}/endpoints")
+        policy = page.headers["Content-Security-Policy"]
+        assert "frame-ancestors https://app.example.com https://*.example.org" in policy
+        assert "X-Frame-Options" not in page.headers
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert "<title>Endpoints · Acme Cloud</title>" in page.get_data(as_text=True)
+        theme = browser.get(f"{portal}/theme.css").get_data(as_text=True)
+        assert "--accent: #7c3aed" in theme
+        operator = app.test_client().get("/console/sign-in")
+        assert "frame-ancestors 'none'" in operator.headers["Content-Security-Policy"]
+        assert operator.headers["X-Frame-Options"] == "DENY"
+    # By default the portal is not framed either.
+    default = app_page_policy(settings)
+    assert "frame-ancestors 'none'" in default
+
+
+def app_page_policy(settings: Settings) -> str:
+    """The Content-Security-Policy of a portal page with the default settings."""
+    with other_app(settings) as app:
+        browser = app.test_client()
+        portal = open_portal(browser, portal_link(keyed_client(app, "test-key"), "acme"))
+        return browser.get(f"{portal}/endpoints").headers["Content-Security-Policy"]
