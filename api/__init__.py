@@ -4,14 +4,15 @@ from flask import Blueprint, Flask
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from api import api_keys, deliveries, endpoints, events, metrics, ops
-from api.auth import KeyChecker, authenticator
+from api import api_keys, deliveries, endpoints, event_types, events, metrics, ops, portal
+from api.auth import authenticate
+from api.console import install_console
 from api.errors import register_error_handlers
 from api.http import IdConverter
 from api.requests_log import register_request_log
 from api.services import EXTENSION, Services
 from api.tracing import instrument_api
-from webhooks.apikeys import any_key_stored
+from webhooks.apikeys import KeyChecker, any_key_stored
 from webhooks.config import Settings
 from webhooks.db import make_engine, make_sessions
 from webhooks.delivery.queue import Dispatcher
@@ -54,7 +55,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     app.url_map.converters["id"] = IdConverter
     guard = NetworkGuard(settings.allow_networks, resolver)
-    keys = KeyChecker(settings.api_keys, engine)
+    keys = KeyChecker(settings.api_keys, engine, settings.secret_key)
     app.extensions[EXTENSION] = Services(
         settings=settings,
         engine=engine,
@@ -68,11 +69,12 @@ def create_app(
     register_error_handlers(app)
     # Everything under /v1 needs a key; the probes and the document do not.
     v1 = Blueprint("v1", __name__, url_prefix="/v1")
-    v1.before_request(authenticator(keys))
-    for module in (endpoints, events, deliveries, api_keys):
+    v1.before_request(authenticate)
+    for module in (endpoints, events, deliveries, event_types, portal, api_keys):
         v1.register_blueprint(module.bp)
     app.register_blueprint(v1)
     app.register_blueprint(ops.bp)
+    install_console(app, settings)
     return app
 
 

@@ -4,18 +4,19 @@ from flask import Blueprint, Response
 from sqlalchemy import select
 
 from api.auth import require_unbound
-from api.http import json_body, paginate, query_args, respond
+from api.http import json_body, query_args, respond
 from api.openapi import documented
 from api.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, Page, PageQuery
 from api.services import services
 from webhooks.apikeys import create_key, revoke_key
 from webhooks.errors import NotFound
+from webhooks.lists import paginate
 from webhooks.models import ApiKeyRecord
 from webhooks.times import utcnow
 
 bp = Blueprint("api-keys", __name__, url_prefix="/api-keys")
 # Every route here: a key bound to a tenant gets 403.
-bp.before_request(require_unbound)
+bp.before_request(lambda: require_unbound("manage API keys"))
 
 
 @bp.post("")

@@ -1,22 +1,15 @@
-"""Bearer API keys, the one place they are checked: configured ones, then those made at runtime."""
+"""Who may call: the bearer key of every /v1 request and of a console session, and its tenant."""
 
-import hashlib
-import hmac
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TypeVar
 
 from flask import g, request
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.errors import Forbidden, Unauthorized
-from webhooks.apikeys import find_key, key_by_id
-from webhooks.config import ApiKey
+from api.services import services
+from webhooks.apikeys import Caller, KeyChecker
 from webhooks.errors import InvalidInput, NotFound
 from webhooks.models import Delivery, Endpoint, Event
-from webhooks.times import utcnow
 
 Owned = TypeVar("Owned", Endpoint, Event, Delivery)
 _NOUNS: dict[type[Endpoint | Event | Delivery], str] = {
@@ -24,89 +17,36 @@ _NOUNS: dict[type[Endpoint | Event | Delivery], str] = {
     Event: "event",
     Delivery: "delivery",
 }
-CONFIGURED_PREFIX = "env_"
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who sends a request: the key's id and the tenant it is bound to (None: every tenant).
-
-    A configured key's id is `env_` and a fingerprint of it; a runtime key's is its `key_` id.
-    """
-
-    key_id: str
-    tenant: str | None
+def check_key(token: str) -> Caller | None:
+    """Check a presented API key: the one check of the API and of the console's sign-in."""
+    checker: KeyChecker = services().keys
+    return checker.by_key(token)
 
 
-class KeyChecker:
-    """Check keys: those of WEBHOOKS_API_KEYS in memory, the others in the database.
-
-    Nothing is cached: a key deleted in one process is refused by every process at once.
-    """
-
-    def __init__(
-        self,
-        configured: tuple[ApiKey, ...],
-        engine: Engine,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.configured = [
-            (hashlib.sha256(key.key.encode()).digest(), _configured_id(key.key), key)
-            for key in configured
-        ]
-        self.engine = engine
-        self.clock = clock
-
-    def by_key(self, key: str) -> Caller | None:
-        """The caller a bearer key stands for, or None if it is no valid key."""
-        offered = hashlib.sha256(key.encode()).digest()
-        found = None
-        for digest, key_id, configured in self.configured:
-            # Compare with every key, in constant time, so timing reveals nothing.
-            if hmac.compare_digest(digest, offered):
-                found = Caller(key_id, configured.tenant)
-        if found is not None:
-            return found
-        with self.engine.connect() as conn:
-            stored = find_key(conn, key, self.clock())
-        return None if stored is None else Caller(stored.id, stored.tenant)
-
-    def by_id(self, key_id: str) -> Caller | None:
-        """Check again a caller remembered by key id (a console session): None once revoked."""
-        if key_id.startswith(CONFIGURED_PREFIX):
-            for _, configured_id, configured in self.configured:
-                if hmac.compare_digest(configured_id, key_id):
-                    return Caller(configured_id, configured.tenant)
-            return None
-        with self.engine.connect() as conn:
-            stored = key_by_id(conn, key_id)
-        return None if stored is None else Caller(stored.id, stored.tenant)
+def recheck_key(key_id: str) -> Caller | None:
+    """Check that the key behind a console session is still valid (revoked: None)."""
+    checker: KeyChecker = services().keys
+    return checker.by_id(key_id)
 
 
-def _configured_id(key: str) -> str:
-    return CONFIGURED_PREFIX + hashlib.sha256(b"webhooks-key-id:" + key.encode()).hexdigest()[:16]
+def authenticate() -> None:
+    """The check every /v1 request passes: a valid key, whose tenant it remembers."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send the API key as 'Authorization: Bearer <key>'")
+    caller = check_key(token.strip())
+    if caller is None:
+        raise Unauthorized("the API key is not valid")
+    g.caller = caller
+    g.tenant = caller.tenant
 
 
-def authenticator(checker: KeyChecker) -> Callable[[], None]:
-    """Build the check every /v1 request passes: a valid key, whose tenant it remembers."""
-
-    def authenticate() -> None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("send the API key as 'Authorization: Bearer <key>'")
-        caller = checker.by_key(token.strip())
-        if caller is None:
-            raise Unauthorized("the API key is not valid")
-        g.caller = caller
-        g.tenant = caller.tenant
-
-    return authenticate
-
-
-def require_unbound() -> None:
-    """Refuse a tenant-bound key: only a key that sees every tenant may manage keys."""
+def require_unbound(action: str) -> None:
+    """Refuse a tenant-bound key what only an unbound key may do (403)."""
     if key_tenant() is not None:
-        raise Forbidden("only an API key bound to no tenant may manage API keys")
+        raise Forbidden(f"only a key bound to no tenant may {action}")
 
 
 def key_tenant() -> str | None:

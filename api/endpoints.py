@@ -1,10 +1,9 @@
 """/v1/endpoints: the subscribers."""
 
 from flask import Blueprint, Response
-from sqlalchemy import select
 
 from api.auth import tenant_filter, tenant_for, visible
-from api.http import json_body, paginate, query_args, respond
+from api.http import json_body, query_args, respond
 from api.openapi import documented
 from api.schemas import (
     EndpointCreate,
@@ -22,6 +21,7 @@ from api.services import services
 from webhooks import endpoints
 from webhooks.delivery.redelivery import recover_endpoint
 from webhooks.endpoints import EndpointFields, shared_secret
+from webhooks.lists import EndpointFilter, endpoints_query, paginate
 from webhooks.models import Endpoint
 from webhooks.security.sealing import Keyring
 from webhooks.times import utcnow
@@ -51,12 +51,8 @@ def create() -> Response:
 def list_() -> Response:
     """List endpoints, newest first."""
     query = query_args(EndpointQuery)
-    statement = select(Endpoint).where(Endpoint.deleted_at.is_(None))
-    tenant = tenant_filter(query.tenant)
-    if tenant is not None:
-        statement = statement.where(Endpoint.tenant == tenant)
-    if query.enabled is not None:
-        statement = statement.where(Endpoint.enabled == query.enabled)
+    where = EndpointFilter(tenant=tenant_filter(query.tenant), enabled=query.enabled)
+    statement = endpoints_query(where)
     with services().sessions() as session:
         rows, cursor = paginate(session, statement, Endpoint.id, query.limit, query.cursor)
         page = Page[EndpointOut](

@@ -37,7 +37,7 @@ class Unauthorized(WebhooksError):
 
 
 class Forbidden(WebhooksError):
-    """A valid key that may not do this."""
+    """A valid key that may not do this (a tenant-bound key, for what spans tenants)."""
 
     title = "Forbidden"
 

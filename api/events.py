@@ -5,10 +5,9 @@ import logging
 import re
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
 
 from api.auth import tenant_filter, tenant_for, visible
-from api.http import json_body, paginate, query_args, respond
+from api.http import json_body, query_args, respond
 from api.metrics import counters
 from api.openapi import documented
 from api.schemas import (
@@ -24,8 +23,10 @@ from api.schemas import (
 from api.services import services
 from webhooks.delivery.queue import dispatch
 from webhooks.errors import InvalidInput
+from webhooks.events.catalogue import check_event
 from webhooks.events.fanout import publish
-from webhooks.models import Delivery, Event
+from webhooks.lists import EventFilter, event_deliveries, events_query, paginate
+from webhooks.models import Event
 from webhooks.times import utcnow
 
 bp = Blueprint("events", __name__, url_prefix="/events")
@@ -58,9 +59,14 @@ def create() -> Response:
     key = _idempotency_key()
     body = json_body(EventCreate)
     app = services()
+    tenant = tenant_for(body.tenant)
+    with app.sessions() as session:
+        check_event(
+            session, body.type, body.data, require_known=app.settings.require_known_event_types
+        )
     published = publish(
         app.engine,
-        tenant=tenant_for(body.tenant),
+        tenant=tenant,
         event_type=body.type,
         data=body.data,
         now=utcnow(),
@@ -94,12 +100,7 @@ def create() -> Response:
 def list_() -> Response:
     """List events, newest first."""
     query = query_args(EventQuery)
-    statement = select(Event)
-    tenant = tenant_filter(query.tenant)
-    if tenant is not None:
-        statement = statement.where(Event.tenant == tenant)
-    if query.type is not None:
-        statement = statement.where(Event.type == query.type)
+    statement = events_query(EventFilter(tenant=tenant_filter(query.tenant), type=query.type))
     with services().sessions() as session:
         rows, cursor = paginate(session, statement, Event.id, query.limit, query.cursor)
         page = Page[EventSummary](
@@ -114,9 +115,7 @@ def get(event_id: str) -> Response:
     """Return an event with its data and the status of its deliveries."""
     with services().sessions() as session:
         event = visible(session, Event, event_id)
-        deliveries = session.scalars(
-            select(Delivery).where(Delivery.event_id == event_id).order_by(Delivery.id)
-        ).all()
+        deliveries = event_deliveries(session, event_id)
         out = EventOut(
             id=event.id,
             type=event.type,

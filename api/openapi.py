@@ -9,16 +9,16 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from api.http import id_pattern
 from api.schemas import Problem
 from webhooks import __version__
+from webhooks.ids import id_pattern
 
 View = TypeVar("View", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
 ERROR_TITLES = {
     400: "Malformed JSON",
     401: "Missing or wrong API key",
-    403: "The API key may not do this",
+    403: "The key is bound to a tenant",
     404: "No such object",
     409: "Conflict",
     413: "Body over the limit",

@@ -1,6 +1,6 @@
 """Request and response models: they validate input and are the source of the OpenAPI document."""
 
-import json
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StringConstraints,
     field_validator,
 )
@@ -31,9 +32,10 @@ from api.fields import (
     Timestamp,
     Url,
 )
-from api.http import id_pattern
+from webhooks.delivery.headers import read_recorded
 from webhooks.endpoint_headers import MAX_HEADERS
 from webhooks.endpoints import TENANT_IS_FIXED
+from webhooks.ids import id_pattern
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES
 
 TRACEPARENT_DESCRIPTION = (
@@ -99,13 +101,17 @@ NOT_NULLABLE = (
 )  # fmt: skip
 
 
-def _only_rate_limit_nullable(schema: dict[str, Any]) -> None:
-    # Document the fields that refuse null without it.
-    for name, field_schema in schema["properties"].items():
-        if name in NOT_NULLABLE and "anyOf" in field_schema:
-            (kept,) = [s for s in field_schema.pop("anyOf") if s != {"type": "null"}]
-            field_schema.pop("default", None)
-            field_schema.update(kept)
+def _only_nullable(*nullable: str) -> Callable[[dict[str, Any]], None]:
+    """Document as not nullable every field but these (None means "not given" elsewhere)."""
+
+    def adjust(schema: dict[str, Any]) -> None:
+        for name, field_schema in schema["properties"].items():
+            if name not in nullable and "anyOf" in field_schema:
+                (kept,) = [s for s in field_schema.pop("anyOf") if s != {"type": "null"}]
+                field_schema.pop("default", None)
+                field_schema.update(kept)
+
+    return adjust
 
 
 class EndpointUpdate(Input):
@@ -116,7 +122,7 @@ class EndpointUpdate(Input):
     `whsk_`) becomes the endpoint's signature scheme. An endpoint stays in its tenant.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_rate_limit_nullable)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_nullable("rate_limit"))
 
     url: Url | None = None
     event_types: Annotated[list[EventFilter], Field(max_length=256)] | None = None
@@ -306,7 +312,7 @@ class AttemptOut(Output):
     @field_validator("request_headers", mode="before")
     @classmethod
     def _decode(cls, value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str) else value
+        return read_recorded(value) if isinstance(value, str) else value
 
 
 class AttemptList(BaseModel):
@@ -420,3 +426,97 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[ProblemItem] | None = None
+
+
+# The event-type catalogue
+
+DataSchema = Annotated[
+    dict[str, Any] | None,
+    Field(
+        alias="schema",
+        description="A JSON Schema (2020-12) for the event's `data`; events that break it get 422.",
+    ),
+]
+Example = Annotated[
+    dict[str, Any] | None,
+    Field(description='An example `data`; what the console\'s "send a test event" sends.'),
+]
+
+
+class EventTypeCreate(Input):
+    """Add an event type to the catalogue."""
+
+    name: EventType
+    description: Description = ""
+    data_schema: DataSchema = None
+    example: Example = None
+    archived: StrictBool = False
+
+
+class EventTypeUpdate(Input):
+    """Change a catalogue entry; `schema` and `example` may be null to remove them."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_nullable("schema", "example"))
+
+    description: Description | None = None
+    data_schema: DataSchema = None
+    example: Example = None
+    archived: StrictBool | None = None
+
+    @field_validator("description", "archived", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
+
+
+class EventTypeOut(Output):
+    """An entry of the event-type catalogue."""
+
+    model_config = ConfigDict(from_attributes=True, serialize_by_alias=True)
+
+    name: str
+    description: str
+    data_schema: DataSchema
+    example: Example
+    archived: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EventTypePage(BaseModel):
+    """A page of the catalogue, by name."""
+
+    data: list[EventTypeOut]
+    next_cursor: str | None = Field(description="The `cursor` of the next page.")
+
+
+class EventTypeQuery(Input):
+    """Pagination and filters for the catalogue."""
+
+    limit: int = Field(100, ge=1, le=250)
+    cursor: EventType | None = Field(None, description="Names after this one.")
+    archived: bool = Field(False, description="Include archived types.")
+
+
+# The customer portal
+
+
+class PortalSessionCreate(Input):
+    """Open the console to one tenant, without an API key."""
+
+    tenant: Name
+    ttl_seconds: StrictInt = Field(
+        3600,
+        ge=30,
+        le=86400,
+        description="How long the link, and the session it opens, last.",
+    )
+
+
+class PortalSessionOut(BaseModel):
+    """A one-time link into the portal."""
+
+    url: str = Field(description="Open it once, before `expires_at`; embed it in an iframe.")
+    expires_at: Timestamp

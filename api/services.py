@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth import KeyChecker
+from webhooks.apikeys import KeyChecker
 from webhooks.config import Settings
 from webhooks.delivery.queue import Dispatcher
 from webhooks.endpoints import Registry

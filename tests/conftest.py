@@ -35,7 +35,16 @@ API_KEY = "test-key"
 TENANT_KEY = "acme-key"  # bound to tenant "acme"
 # The sealing key of every test (32 bytes, URL-safe base64, as Fernet.generate_key() prints).
 ENCRYPTION_KEY = "dGVzdC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy0tLS0="
-TABLES = ("attempts", "deliveries", "events", "endpoints", "api_keys")
+SECRET_KEY = "test-secret-key-that-signs-console-sessions"
+TABLES = (
+    "attempts",
+    "deliveries",
+    "events",
+    "endpoints",
+    "api_keys",
+    "event_types",
+    "portal_links",
+)
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +110,7 @@ def env(database_url: str, redis_url: str) -> dict[str, str]:
         "REDIS_URL": redis_url,
         "WEBHOOKS_API_KEYS": f"{API_KEY},{TENANT_KEY}:acme",
         "WEBHOOKS_ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "WEBHOOKS_SECRET_KEY": SECRET_KEY,
         "WEBHOOKS_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
         "WEBHOOKS_RETRY_SCHEDULE": "0.3,0.3,0.3",
         "WEBHOOKS_DELIVERY_TIMEOUT_SECONDS": "2",

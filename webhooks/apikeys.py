@@ -3,14 +3,17 @@
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from webhooks.config import ApiKey
 from webhooks.ids import new_id
 from webhooks.models import ApiKeyRecord, api_keys_table
+from webhooks.times import utcnow
 
 KEY_PREFIX = "whk_"
 SHOWN_PREFIX_LENGTH = len(KEY_PREFIX) + 6
@@ -97,3 +100,70 @@ def _touch(conn: Connection, key_id: str, now: datetime) -> None:
         .values(last_used_at=now)
     )
     conn.commit()
+
+
+CONFIGURED_PREFIX = "env_"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sends a request: the key's id and the tenant it is bound to (None: every tenant).
+
+    A configured key's id is `env_` and a fingerprint of it; a runtime key's is its `key_` id.
+    """
+
+    key_id: str
+    tenant: str | None
+
+
+class KeyChecker:
+    """Check keys: those of WEBHOOKS_API_KEYS in memory, the others in the database.
+
+    Nothing is cached: a key deleted in one process is refused by every process at once.
+    """
+
+    def __init__(
+        self,
+        configured: tuple[ApiKey, ...],
+        engine: Engine,
+        pepper: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.configured = [
+            (hashlib.sha256(key.key.encode()).digest(), _configured_id(key.key, pepper), key)
+            for key in configured
+        ]
+        self.engine = engine
+        self.clock = clock
+
+    def by_key(self, key: str) -> Caller | None:
+        """The caller a bearer key stands for, or None if it is no valid key."""
+        offered = hashlib.sha256(key.encode()).digest()
+        found = None
+        for digest, key_id, configured in self.configured:
+            # Compare with every key, in constant time, so timing reveals nothing.
+            if hmac.compare_digest(digest, offered):
+                found = Caller(key_id, configured.tenant)
+        if found is not None:
+            return found
+        with self.engine.connect() as conn:
+            stored = find_key(conn, key, self.clock())
+        return None if stored is None else Caller(stored.id, stored.tenant)
+
+    def by_id(self, key_id: str) -> Caller | None:
+        """Check again a caller remembered by key id (a console session): None once revoked."""
+        if key_id.startswith(CONFIGURED_PREFIX):
+            for _, configured_id, configured in self.configured:
+                if hmac.compare_digest(configured_id, key_id):
+                    return Caller(configured_id, configured.tenant)
+            return None
+        with self.engine.connect() as conn:
+            stored = key_by_id(conn, key_id)
+        return None if stored is None else Caller(stored.id, stored.tenant)
+
+
+def _configured_id(key: str, pepper: str | None) -> str:
+    # An HMAC under the secret key: a session cookie that carries the id reveals nothing that
+    # would help guess a short configured key.
+    salt = (pepper or "webhooks-key-id").encode()
+    return CONFIGURED_PREFIX + hmac.new(salt, key.encode(), "sha256").hexdigest()[:32]

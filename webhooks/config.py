@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import hmac
 import ipaddress
 import logging
 import os
@@ -14,6 +15,7 @@ from webhooks.errors import ConfigError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 LOG_FORMATS = ("text", "json")
 TENANT = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
@@ -61,6 +63,13 @@ class Settings:
     encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     allow_unresolved_hosts: bool = False
     require_https: bool = False
+    # Signs console sessions, their CSRF tokens and portal links; without it there is no console.
+    # Unless set, it is derived from the newest encryption key (one secret less to manage).
+    secret_key: str | None = field(default=None, repr=False)
+    require_known_event_types: bool = False
+    portal_frame_ancestors: tuple[str, ...] = ()
+    portal_product_name: str = "Webhooks"
+    portal_accent_color: str = "#1d4ed8"
 
     @property
     def visibility_timeout_seconds(self) -> float:
@@ -75,6 +84,7 @@ class Settings:
         env = os.environ if environ is None else environ
         reader = _Reader(env)
         defaults = cls()
+        encryption_keys = parse_encryption_keys(env.get("WEBHOOKS_ENCRYPTION_KEYS", ""))
         settings = cls(
             database_url=normalize_database_url(env.get("DATABASE_URL") or defaults.database_url),
             redis_url=env.get("REDIS_URL") or defaults.redis_url,
@@ -110,9 +120,14 @@ class Settings:
             # The names OpenTelemetry's and Sentry's own documentation use.
             otel_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
             sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
-            encryption_keys=parse_encryption_keys(env.get("WEBHOOKS_ENCRYPTION_KEYS", "")),
+            encryption_keys=encryption_keys,
             allow_unresolved_hosts=reader.boolean("ALLOW_UNRESOLVED_HOSTS"),
             require_https=reader.boolean("REQUIRE_HTTPS"),
+            secret_key=reader.secret("SECRET_KEY") or derived_secret_key(encryption_keys),
+            require_known_event_types=reader.boolean("REQUIRE_KNOWN_EVENT_TYPES"),
+            portal_frame_ancestors=reader.frame_ancestors("PORTAL_FRAME_ANCESTORS"),
+            portal_product_name=reader.text("PORTAL_PRODUCT_NAME", defaults.portal_product_name),
+            portal_accent_color=reader.color("PORTAL_ACCENT_COLOR", defaults.portal_accent_color),
         )
         settings.check()
         return settings
@@ -222,6 +237,45 @@ class _Reader:
             raise ConfigError(f"WEBHOOKS_{name} must be a TCP port (0 turns it off), got {value}")
         return value
 
+    def secret(self, name: str) -> str | None:
+        raw = self._raw(name)
+        if raw is not None and len(raw) < MIN_SECRET_KEY_LENGTH:
+            # Never echo it: it is a secret, even a bad one.
+            raise ConfigError(
+                f"WEBHOOKS_{name} must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return raw
+
+    def text(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        if raw is not None and (len(raw) > 64 or not raw.isprintable()):
+            raise ConfigError(f"WEBHOOKS_{name} must be at most 64 printable characters")
+        return default if raw is None else raw
+
+    def color(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        # Only a hex colour: the value goes into the page's style sheet.
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", raw):
+            raise ConfigError(f"WEBHOOKS_{name} must be a colour like #1d4ed8, got {raw!r}")
+        return raw.lower()
+
+    def frame_ancestors(self, name: str) -> tuple[str, ...]:
+        raw = self._raw(name)
+        if raw is None:
+            return ()
+        sources = tuple(part for part in raw.replace(",", " ").split() if part)
+        for source in sources:
+            # Origins only (https://app.example.com, https://*.example.com): the value goes
+            # into a Content-Security-Policy header, where a stray ';' would add a directive.
+            if not re.fullmatch(r"https?://(\*\.)?[A-Za-z0-9.\-]+(:\d{1,5})?", source):
+                raise ConfigError(
+                    f"WEBHOOKS_{name}: {source!r} is not an origin like https://app.example.com"
+                )
+        return sources
+
     def networks(self, name: str) -> tuple[IPNetwork, ...]:
         raw = self._raw(name)
         if raw is None:
@@ -258,6 +312,14 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
             raise ConfigError(f"WEBHOOKS_API_KEYS: entry {number} is not 'key' or 'key:tenant'")
         keys.append(ApiKey(key=key, tenant=tenant or None))
     return tuple(keys)
+
+
+def derived_secret_key(encryption_keys: tuple[str, ...]) -> str | None:
+    """The console's signing key, derived from the newest encryption key (None without one)."""
+    if not encryption_keys:
+        return None
+    # A one-way derivation: what signs cookies can never be turned back into what seals secrets.
+    return hmac.new(encryption_keys[0].encode(), b"webhooks console sessions", "sha256").hexdigest()
 
 
 def parse_encryption_keys(raw: str) -> tuple[str, ...]:

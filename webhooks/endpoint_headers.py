@@ -102,9 +102,3 @@ def decode_headers(stored: str | None, keyring: Keyring) -> dict[str, str]:
 def shown_headers(names: list[str] | None) -> dict[str, str]:
     """An endpoint's headers as the API shows them: names, values masked."""
     return dict.fromkeys(names or (), MASK)
-
-
-def sent_headers(sent: Mapping[str, str], custom: Mapping[str, str]) -> str:
-    """What an attempt's audit row keeps of the headers it sent: custom values masked."""
-    shown = {name: MASK if name in custom else value for name, value in sent.items()}
-    return json.dumps(shown, separators=(",", ":"))

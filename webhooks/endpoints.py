@@ -11,8 +11,9 @@ from webhooks import operations
 from webhooks.delivery.outcome import DisabledReason, cancel_pending, disable
 from webhooks.endpoint_headers import check_headers, encode_headers
 from webhooks.errors import InvalidInput
+from webhooks.health import attempt_outcomes
 from webhooks.ids import new_id
-from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES, Attempt, Delivery, Endpoint
+from webhooks.models import DELIVERY_STATUSES, Delivery, Endpoint
 from webhooks.security.credentials import has_credentials, redact
 from webhooks.security.sealing import Keyring
 from webhooks.security.signing import ED25519, HMAC_SHA256, new_secret, public_key, scheme_of
@@ -189,13 +190,7 @@ def endpoint_stats(session: Session, endpoint: Endpoint, now: datetime) -> dict[
         .group_by(Delivery.status)
     ):
         by_status[status] = number
-    by_outcome = dict.fromkeys(ATTEMPT_OUTCOMES, 0)
-    for outcome, number in session.execute(
-        select(Attempt.outcome, func.count())
-        .where(Attempt.endpoint_id == endpoint.id, Attempt.started_at >= since)
-        .group_by(Attempt.outcome)
-    ):
-        by_outcome[outcome] = number
+    by_outcome = attempt_outcomes(session, [endpoint.id], since)[endpoint.id]
     return {
         "endpoint_id": endpoint.id,
         "since": since,

@@ -1,4 +1,4 @@
-"""The tables: endpoints, events, deliveries, the attempts audit trail, and API keys."""
+"""The tables: endpoints, events, deliveries, attempts (the audit), API keys, catalogue, portal."""
 
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -167,6 +167,14 @@ class Delivery(Base):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        # One tenant's backlog (the console's overview), from the index alone.
+        Index(
+            "ix_deliveries_pending_tenant",
+            "tenant",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -223,6 +231,34 @@ class ApiKeyRecord(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventType(Base):
+    """An entry of the event-type catalogue: what a type means, its data's schema, an example."""
+
+    __tablename__ = "event_types"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # A JSON Schema for the event's `data`; events of this type that break it are refused.
+    schema: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    # What "send a test event" sends.
+    example: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortalLink(Base):
+    """A one-time link into the console for one tenant; `used_at` is set when it is opened."""
+
+    __tablename__ = "portal_links"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Core table handles for the hot paths, which skip the ORM's unit of work.

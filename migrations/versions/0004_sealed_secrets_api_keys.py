@@ -6,7 +6,7 @@ its keyring over; a plain `alembic upgrade` reads the environment). A database w
 and no key configured stops here with a message, and nothing is changed.
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-01
 """
 
@@ -22,7 +22,7 @@ from webhooks.security.credentials import has_credentials, redact
 from webhooks.security.sealing import Keyring, is_sealed
 
 revision: str = "0004"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -68,18 +68,26 @@ def publish(
     data: dict[str, Any],
     now: datetime,
     idempotency_key: str | None = None,
+    endpoint_id: str | None = None,
 ) -> Published:
-    """Store the event and its deliveries in one transaction, or return the earlier one."""
+    """Store the event and its deliveries in one transaction, or return the earlier one.
+
+    With `endpoint_id` (a test event) only that endpoint of the tenant may receive it.
+    """
     fingerprint = request_hash(event_type, tenant, data) if idempotency_key else None
     try:
         with engine.begin() as conn:
-            return _publish(conn, tenant, event_type, data, now, idempotency_key, fingerprint)
+            return _publish(
+                conn, tenant, event_type, data, now, idempotency_key, fingerprint, endpoint_id
+            )
     except IntegrityError:
         if idempotency_key is None:
             raise
         # Two requests raced with one key: the other committed first, so answer as it did.
         with engine.begin() as conn:
-            return _publish(conn, tenant, event_type, data, now, idempotency_key, fingerprint)
+            return _publish(
+                conn, tenant, event_type, data, now, idempotency_key, fingerprint, endpoint_id
+            )
 
 
 def _publish(
@@ -90,6 +98,7 @@ def _publish(
     now: datetime,
     idempotency_key: str | None,
     fingerprint: str | None,
+    endpoint_id: str | None = None,
 ) -> Published:
     # Core statements, not the ORM's unit of work: this runs once per event received.
     if idempotency_key is not None:
@@ -123,6 +132,7 @@ def _publish(
         now,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
+        endpoint_id=endpoint_id,
     )
 
 
@@ -136,11 +146,12 @@ def store_event(
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
     queued: bool = True,
+    endpoint_id: str | None = None,
 ) -> Published:
     """Insert an event and its deliveries within the caller's transaction.
 
     `queued`: the caller enqueues the deliveries right after commit; otherwise they are
-    left due for the scheduler's next pass.
+    left due for the scheduler's next pass. `endpoint_id`: only that endpoint may receive it.
     """
     event = StoredEvent(new_id("evt"), event_type, tenant, now)
     conn.execute(
@@ -154,11 +165,12 @@ def store_event(
             created_at=now,
         )
     )
-    subscribers = conn.execute(
-        select(endpoints.c.id, endpoints.c.event_types)
-        .where(endpoints.c.tenant == tenant, endpoints.c.enabled, endpoints.c.deleted_at.is_(None))
-        .order_by(endpoints.c.id)
+    wanted = select(endpoints.c.id, endpoints.c.event_types).where(
+        endpoints.c.tenant == tenant, endpoints.c.enabled, endpoints.c.deleted_at.is_(None)
     )
+    if endpoint_id is not None:
+        wanted = wanted.where(endpoints.c.id == endpoint_id)
+    subscribers = conn.execute(wanted.order_by(endpoints.c.id))
     created = [
         StoredDelivery(new_id("dlv"), endpoint.id)
         for endpoint in subscribers

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -45,10 +46,9 @@ def run(port: int, flower_port: int, quiet: bool = False) -> int:
     """
     STATE_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
-    if not env.get("WEBHOOKS_API_KEYS", "").strip():
-        env["WEBHOOKS_API_KEYS"] = _dev_api_key()
-    if not env.get("WEBHOOKS_ENCRYPTION_KEYS", "").strip():
-        env["WEBHOOKS_ENCRYPTION_KEYS"] = _dev_encryption_key()
+    for variable, name, make in KEPT:
+        if not env.get(variable, "").strip():
+            env[variable] = _kept(name, make)
     # Local receivers are the point of a dev setup; production keeps private networks blocked.
     env.setdefault("WEBHOOKS_ALLOW_NETWORKS", DEV_NETWORKS)
     env.setdefault("WEBHOOKS_WORKER_CONCURRENCY", "16")
@@ -142,22 +142,24 @@ def _child_env(name: str, env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _dev_api_key() -> str:
-    """Keep one generated key across runs, so the README's curl lines keep working."""
-    path = STATE_DIR / "api-key"
+def _kept(name: str, make: Callable[[], str]) -> str:
+    """A value made once and kept in the state folder, so it is the same on every run.
+
+    The API key keeps the README's curl lines working, the encryption key keeps what it
+    sealed readable (and console sessions, signed with a key derived from it, valid).
+    """
+    path = STATE_DIR / name
     if not path.exists():
-        path.write_text(f"dev_{secrets.token_urlsafe(24)}\n")
+        path.write_text(make() + "\n")
         path.chmod(0o600)
     return path.read_text().strip()
 
 
-def _dev_encryption_key() -> str:
-    """Keep one generated sealing key across runs: the secrets sealed with it stay readable."""
-    path = STATE_DIR / "encryption-key"
-    if not path.exists():
-        path.write_text(Fernet.generate_key().decode() + "\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
+# Made on first run when the environment does not set them: variable, file, how to make one.
+KEPT = (
+    ("WEBHOOKS_API_KEYS", "api-key", lambda: f"dev_{secrets.token_urlsafe(24)}"),
+    ("WEBHOOKS_ENCRYPTION_KEYS", "encryption-key", lambda: Fernet.generate_key().decode()),
+)
 
 
 def port_is_free(port: int) -> bool:
@@ -259,6 +261,7 @@ def _banner(port: int, flower_port: int, env: dict[str, str], settings: Settings
                 "webhooks is running (Ctrl-C stops everything)",
                 f"  API        http://127.0.0.1:{port}   (OpenAPI: /openapi.json)",
                 f"  API key    {api_key}",
+                f"  console    http://127.0.0.1:{port}/console   (sign in with the API key)",
                 f"  Flower     http://127.0.0.1:{flower_port}",
                 f"  database   {hide_credentials(settings.database_url)}",
                 # The Redis this command started, if it had to, else the one configured.
