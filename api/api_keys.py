@@ -14,7 +14,7 @@ from webhooks.lists import paginate
 from webhooks.models import ApiKeyRecord
 from webhooks.times import utcnow
 
-bp = Blueprint("api-keys", __name__, url_prefix="/api-keys")
+bp = Blueprint("api_keys", __name__, url_prefix="/api-keys")
 # Every route here: a key bound to a tenant gets 403.
 bp.before_request(lambda: require_unbound("manage API keys"))
 

@@ -135,9 +135,16 @@ def _whole_number(value: object) -> object:
     return value
 
 
+# Integers in a JSON body: 5 or 5.0, never "5" or true. The bounds come before the validator,
+# so that the document shows them as JSON Schema's.
 RateLimit = Annotated[
     StrictInt,
     Field(ge=1, le=100_000, description="Most deliveries per second."),
+    BeforeValidator(_whole_number),
+]
+LinkSeconds = Annotated[
+    StrictInt,
+    Field(ge=30, le=86400, description="How long the link, and the session it opens, last."),
     BeforeValidator(_whole_number),
 ]
 DeliveryStatus = Literal["pending", "succeeded", "failed", "cancelled"]

@@ -10,7 +10,6 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StringConstraints,
     field_validator,
 )
@@ -23,6 +22,7 @@ from api.fields import (
     EventType,
     Headers,
     Input,
+    LinkSeconds,
     Metadata,
     Name,
     Output,
@@ -507,12 +507,7 @@ class PortalSessionCreate(Input):
     """Open the console to one tenant, without an API key."""
 
     tenant: Name
-    ttl_seconds: StrictInt = Field(
-        3600,
-        ge=30,
-        le=86400,
-        description="How long the link, and the session it opens, last.",
-    )
+    ttl_seconds: LinkSeconds = 3600
 
 
 class PortalSessionOut(BaseModel):

@@ -114,8 +114,8 @@ def test_operator_sends_a_test_event_watches_it_and_retries(
 
 def test_portal_link_sees_one_tenant_once(page: Page, base_url: str, client: FlaskClient) -> None:
     """A portal link shows its tenant's endpoints, 404 for another's, no operator pages, once."""
-    mine = create_endpoint(client, "https://acme.example/hook", tenant="acme")
-    theirs = create_endpoint(client, "https://globex.example/hook", tenant="globex")
+    mine = create_endpoint(client, "https://acme.example.com/hook", tenant="acme")
+    theirs = create_endpoint(client, "https://globex.example.com/hook", tenant="globex")
     link = json_body(client.post("/v1/portal-sessions", json={"tenant": "acme"}), 201)["url"]
     link = link.replace("http://localhost", base_url)
 

@@ -24,8 +24,8 @@ from webhooks.times import utcnow
 
 def test_portal_shows_only_its_tenant(app: Flask, client: FlaskClient) -> None:
     """A portal for acme lists acme's endpoints; globex's ids answer 404; operator pages too."""
-    mine = create_endpoint(client, "https://acme.example/hook", tenant="acme")
-    theirs = create_endpoint(client, "https://globex.example/hook", tenant="globex")
+    mine = create_endpoint(client, "https://acme.example.com/hook", tenant="acme")
+    theirs = create_endpoint(client, "https://globex.example.com/hook", tenant="globex")
     event = post_event(client, tenant="globex")
     (delivery,) = event["deliveries"]
     browser = app.test_client()

@@ -112,8 +112,8 @@ def test_tenant_key_sees_its_tenant_and_unbound_key_switches(
     app: Flask, client: FlaskClient
 ) -> None:
     """A bound key's console shows only its tenant; an unbound key picks one or sees all."""
-    acme = create_endpoint(client, "https://acme.example/hook", tenant="acme")
-    globex = create_endpoint(client, "https://globex.example/hook", tenant="globex")
+    acme = create_endpoint(client, "https://acme.example.com/hook", tenant="acme")
+    globex = create_endpoint(client, "https://globex.example.com/hook", tenant="globex")
     bound = app.test_client()
     sign_in(bound, TENANT_KEY)
     page = bound.get("/console/endpoints").get_data(as_text=True)

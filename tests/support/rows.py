@@ -10,7 +10,7 @@ from webhooks.ids import new_id
 from webhooks.models import PENDING, attempts_table, deliveries_table, endpoints_table, events_table
 from webhooks.security.sealing import Keyring
 
-URL = "https://hooks.example/in"
+URL = "https://hooks.example.com/in"
 SECRET = "whsec_" + "A" * 32
 TENANT = "acme"
 KEYRING = Keyring([ENCRYPTION_KEY])  # the keyring of the `env` fixture
