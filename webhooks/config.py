@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
 
+from webhooks.delivery.egress import EgressProxy
 from webhooks.errors import ConfigError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -45,6 +46,7 @@ class Settings:
     lease_seconds: float = 60.0
     worker_concurrency: int = 50
     log_level: str = "INFO"
+    egress_proxy: EgressProxy | None = None
 
     @property
     def visibility_timeout_seconds(self) -> float:
@@ -87,6 +89,7 @@ class Settings:
             lease_seconds=reader.seconds("LEASE_SECONDS", defaults.lease_seconds),
             worker_concurrency=reader.integer("WORKER_CONCURRENCY", defaults.worker_concurrency),
             log_level=reader.log_level("LOG_LEVEL", defaults.log_level),
+            egress_proxy=reader.egress_proxy("EGRESS_PROXY"),
         )
         settings.check()
         return settings
@@ -151,6 +154,10 @@ class _Reader:
         if level not in logging.getLevelNamesMapping():
             raise ConfigError(f"WEBHOOKS_{name} must be a logging level name, got {raw!r}")
         return level
+
+    def egress_proxy(self, name: str) -> EgressProxy | None:
+        raw = self._raw(name)
+        return None if raw is None else EgressProxy.from_url(raw)
 
     def networks(self, name: str) -> tuple[IPNetwork, ...]:
         raw = self._raw(name)

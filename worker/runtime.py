@@ -27,7 +27,9 @@ class Runtime:
             pre_ping=False,
         )
         guard = NetworkGuard(settings.allow_networks)
-        sender = Sender(guard, settings.delivery_timeout_seconds, USER_AGENT)
+        sender = Sender(
+            guard, settings.delivery_timeout_seconds, USER_AGENT, proxy=settings.egress_proxy
+        )
         self.deliverer = Deliverer(settings, self.engine, sender)
         self.requeuer = Requeuer(settings, self.engine, CeleryDispatcher(app, settings))
 
