@@ -19,4 +19,4 @@ RUN useradd --system --uid 10001 --no-create-home webhooks
 USER webhooks
 
 EXPOSE 8000
-CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-8} --access-logfile - 'api:create_app()'"]
+CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} --worker-class api.server.BufferedWorker --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-8} --worker-connections ${WEB_CONNECTIONS:-1000} --access-logfile - 'api:create_app()'"]

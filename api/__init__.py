@@ -1,4 +1,4 @@
-"""The HTTP API: `create_app(settings)` builds it; `gunicorn 'api:create_app()'` serves it."""
+"""The HTTP API: `create_app(settings)` builds it; api/server (a gunicorn worker) serves it."""
 
 import logging
 
@@ -6,6 +6,7 @@ from flask import Blueprint, Flask
 
 from api import deliveries, endpoints, events, ops
 from api.auth import authenticator
+from api.bodies import BoundedRequest
 from api.errors import register_error_handlers
 from api.http import IdConverter
 from api.services import EXTENSION, Services
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         dispatcher = CeleryDispatcher.from_settings(settings)
     logging.getLogger("webhooks").setLevel(settings.log_level)
     app = Flask(__name__)
+    app.request_class = BoundedRequest
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     app.url_map.converters["id"] = IdConverter
     engine = make_engine(settings.database_url)

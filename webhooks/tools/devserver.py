@@ -80,7 +80,9 @@ def _commands(port: int, flower_port: int) -> dict[str, list[str]]:
     return {
         name: shlex.split(line)
         for name, line in {
+            # The production web server (Procfile), on loopback.
             "api": python + f"gunicorn --bind 127.0.0.1:{port} --workers 2 --threads 4"
+            " --worker-class api.server.BufferedWorker"
             # No control socket: gunicorn's default one is shared by every gunicorn of
             # the user, in the home directory, and a second one would take it over.
             " --graceful-timeout 5 --no-control-socket --access-logfile - 'api:create_app()'",
