@@ -121,6 +121,8 @@ class BoundedParser(HTTPRequestParser):  # type: ignore[misc]
             self.parse_header(b"GET / HTTP/1.0\r\n")  # as waitress does: something to answer
         self.error = error
         self.completed = True
+        # No "100 Continue" for a request already refused: the client must not send its body.
+        self.expect_continue = False
 
 
 class BoundedChannel(HTTPChannel):  # type: ignore[misc]

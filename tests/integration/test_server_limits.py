@@ -77,6 +77,12 @@ def test_content_length_over_the_limit_is_413_before_the_body(port: int) -> None
     _assert_problem(answer, 413)
 
 
+def test_expect_continue_over_the_limit_is_413_without_continue(port: int) -> None:
+    """A client asking before it sends the body is told 413 at once, never "100 Continue"."""
+    answer = _post(port, "Content-Length: 5000\r\nExpect: 100-continue\r\n", b"")
+    _assert_problem(answer, 413)
+
+
 def test_long_request_line_is_414(port: int) -> None:
     """A request line over the limit: 414, even before its end arrives."""
     answer = exchange(port, b"GET /" + b"a" * 600)

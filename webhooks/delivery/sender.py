@@ -90,16 +90,15 @@ class Sender:
         guard: NetworkGuard,
         timeout: float,
         user_agent: str,
-        verify: bool | str = True,
+        ca_bundle: str | None = None,
         proxy: EgressProxy | None = None,
     ) -> None:
         self.guard = guard
         self.timeout = timeout
         self.user_agent = user_agent
         self.proxy = proxy
-        # True: the certifi bundle (as `requests` used); a path: trust only that CA bundle.
-        cafile = certifi.where() if verify is True else verify or None
-        self.tls = ssl.create_default_context(cafile=cafile)
+        # The CAs trusted: certifi's bundle (as `requests` used), or only those of `ca_bundle`.
+        self.tls = ssl.create_default_context(cafile=ca_bundle or certifi.where())
         self.watchdog = Watchdog()
         self.kept = KeptAlive()
 

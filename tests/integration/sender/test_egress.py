@@ -30,8 +30,8 @@ def proxy() -> Iterator[ConnectProxy]:
     proxy.close()
 
 
-def _sender(proxy: ConnectProxy, verify: bool | str = True) -> Sender:
-    return Sender(ONLY_RECEIVERS, 2.0, "webhooks/test", verify, EgressProxy.from_url(proxy.url))
+def _sender(proxy: ConnectProxy, ca_bundle: str | None = None) -> Sender:
+    return Sender(ONLY_RECEIVERS, 2.0, "webhooks/test", ca_bundle, EgressProxy.from_url(proxy.url))
 
 
 def test_http_delivery_tunnels_to_the_checked_address(
@@ -61,7 +61,7 @@ def test_https_through_the_tunnel_keeps_sni_and_the_certificate_check(
 ) -> None:
     """TLS runs end to end inside the tunnel, for the URL's name, while the proxy sees an IP."""
     pin_name(monkeypatch, "127.0.0.1")
-    sender = _sender(proxy, verify=str(certificate[0]))
+    sender = _sender(proxy, ca_bundle=str(certificate[0]))
 
     response = sender.send(f"https://{NAME}:{tls_server.port}/hook", {}, BODY)
 

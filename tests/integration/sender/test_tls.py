@@ -39,7 +39,7 @@ def test_pinned_https_verifies_the_real_name(
 ) -> None:
     """Connecting to the checked address, TLS still sends SNI and checks the URL's host name."""
     lookups = pin_name(monkeypatch, "127.0.0.1")
-    sender = Sender(LOOPBACK, 2.0, "webhooks/test", verify=str(certificate[0]))
+    sender = Sender(LOOPBACK, 2.0, "webhooks/test", ca_bundle=str(certificate[0]))
 
     response = sender.send(f"https://{NAME}:{tls_server.port}/hook", {}, BODY)
 
@@ -53,7 +53,7 @@ def test_trusted_certificate_for_another_name_is_tls_error(
     tls_server: TLSServer, certificate: tuple[Path, Path]
 ) -> None:
     """A trusted certificate that doesn't name the host dialled is refused (no IP SAN here)."""
-    sender = Sender(LOOPBACK, 2.0, "webhooks/test", verify=str(certificate[0]))
+    sender = Sender(LOOPBACK, 2.0, "webhooks/test", ca_bundle=str(certificate[0]))
     response = sender.send(f"https://127.0.0.1:{tls_server.port}/hook", {}, BODY)
 
     assert (response.status_code, response.error) == (None, "tls_error")
