@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
@@ -163,6 +164,11 @@ class Servers:
     sockets: dict[int, Any]  # the event loop's map: listeners, connections, wake-up pipes
     dispatcher: ThreadedTaskDispatcher
 
+    def run_once(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for socket events, and handle them."""
+        # poll(), not select(): select() knows no file descriptor past 1023.
+        wasyncore.loop(timeout=timeout, use_poll=True, map=self.sockets, count=1)
+
 
 def bounded_servers(
     app: WSGIApp,
@@ -171,7 +177,7 @@ def bounded_servers(
     threads: int,
     connection_limit: int,
 ) -> Servers:
-    """Serve `app` on `listeners` within `limits` (run the loop with `wasyncore.loop`)."""
+    """Serve `app` on `listeners` within `limits` (then call `run_once` in a loop)."""
     adj = Adjustments(
         sockets=listeners,
         threads=threads,
@@ -184,6 +190,7 @@ def bounded_servers(
         cleanup_interval=max(1, min(5, int(limits.request_seconds / 4))),
         ident="webhooks",
         expose_tracebacks=False,
+        asyncore_use_poll=True,
     )
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(threads)

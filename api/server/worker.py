@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.workers.base import Worker
-from waitress import wasyncore
 from waitress.channel import HTTPChannel
 
 from api.server.limits import Limits, Servers, WSGIApp, bounded_servers
@@ -56,7 +55,7 @@ class BufferedWorker(Worker):  # type: ignore[misc]
                 if self.ppid != os.getppid():
                     self.log.info("Parent changed, shutting down: %s", self)
                     break
-            wasyncore.loop(timeout=1.0, map=served.sockets, count=1)
+            served.run_once(1.0)
         self._stop(served)
 
     def _stop(self, served: Servers) -> None:
@@ -78,7 +77,7 @@ class BufferedWorker(Worker):  # type: ignore[misc]
             if not busy:
                 break
             self.notify()
-            wasyncore.loop(timeout=0.1, map=sockets, count=1)
+            served.run_once(0.1)
         served.dispatcher.shutdown(cancel_pending=True, timeout=1)
 
     def _counted(self, app: WSGIApp) -> WSGIApp:

@@ -31,7 +31,7 @@ def port() -> Iterator[int]:
 
     def loop() -> None:
         while not stop.is_set():
-            wasyncore.loop(timeout=0.05, map=served.sockets, count=1)
+            served.run_once(0.05)
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
