@@ -4,7 +4,8 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    WEBHOOKS_LOG_FORMAT=json
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -18,5 +19,6 @@ RUN pip install . && rm -rf build
 RUN useradd --system --uid 10001 --no-create-home webhooks
 USER webhooks
 
-EXPOSE 8000
-CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} --worker-class api.server.BufferedWorker --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-8} --worker-connections ${WEB_CONNECTIONS:-1000} --access-logfile - 'api:create_app()'"]
+# 8000: the API; 9808: a worker's metrics (WEBHOOKS_WORKER_METRICS_PORT).
+EXPOSE 8000 9808
+CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} --worker-class api.server.BufferedWorker --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-8} --worker-connections ${WEB_CONNECTIONS:-1000} 'api:create_app()'"]

@@ -42,5 +42,5 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 
 # The test install is a superset of the dev one, so it marks both.
 $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --editable '.[dev,test]'
+	$(BIN)/python -m pip install --quiet --editable '.[dev,test,otel]'
 	touch $@ $(VENV)/.dev-installed

@@ -1,19 +1,20 @@
 """The HTTP API: `create_app(settings)` builds it; api/server (a gunicorn worker) serves it."""
 
-import logging
-
 from flask import Blueprint, Flask
 
-from api import deliveries, endpoints, events, ops
+from api import deliveries, endpoints, events, metrics, ops
 from api.auth import authenticator
 from api.bodies import BoundedRequest
 from api.errors import register_error_handlers
 from api.http import IdConverter
+from api.requests_log import register_request_log
 from api.services import EXTENSION, Services
+from api.tracing import instrument_api
 from webhooks.config import Settings
 from webhooks.db import make_engine, make_sessions
 from webhooks.delivery.queue import Dispatcher
 from webhooks.errors import ConfigError
+from webhooks.observability.logs import configure_logging
 from webhooks.security.guard import NetworkGuard
 
 
@@ -27,9 +28,12 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         from worker.dispatch import CeleryDispatcher
 
         dispatcher = CeleryDispatcher.from_settings(settings)
-    logging.getLogger("webhooks").setLevel(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.request_class = BoundedRequest
+    app.extensions[metrics.EXTENSION] = metrics.ApiCounters.create()
+    register_request_log(app)
+    instrument_api(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes
     app.url_map.converters["id"] = IdConverter
     engine = make_engine(settings.database_url)

@@ -81,7 +81,9 @@ def update(endpoint_id: str) -> Response:
     app = services()
     with app.sessions.begin() as session:
         endpoint = visible(session, Endpoint, endpoint_id)
-        endpoints.update_endpoint(session, app.guard, endpoint, fields, utcnow())
+        endpoints.update_endpoint(
+            session, app.guard, endpoint, fields, utcnow(), app.settings.operations_tenant
+        )
         updated = EndpointOut.model_validate(endpoint)
     return respond(updated)
 

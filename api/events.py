@@ -1,12 +1,14 @@
 """/v1/events: take an event, store it with its deliveries, queue them."""
 
 import json
+import logging
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from api.auth import tenant_filter, tenant_for, visible
 from api.http import json_body, paginate, query_args, respond
+from api.metrics import counters
 from api.openapi import documented
 from api.schemas import (
     DeliveryOut,
@@ -28,6 +30,7 @@ from webhooks.times import utcnow
 bp = Blueprint("events", __name__, url_prefix="/events")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+log = logging.getLogger(__name__)
 
 
 @bp.post("")
@@ -58,6 +61,16 @@ def create() -> Response:
     if not published.replayed:
         # Committed first, queued second: a broker outage delays delivery, never loses it.
         dispatch(app.engine, app.dispatcher, [d.id for d in published.deliveries])
+        counters().events_accepted.inc()
+        log.info(
+            "event accepted",
+            extra={
+                "event_id": published.event.id,
+                "type": published.event.type,
+                "tenant": published.event.tenant,
+                "deliveries": len(published.deliveries),
+            },
+        )
     accepted = EventAccepted(
         id=published.event.id,
         type=published.event.type,

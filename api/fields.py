@@ -60,6 +60,8 @@ Secret = Annotated[
 Url = Annotated[Text, StringConstraints(min_length=1, max_length=2048)]
 Description = Annotated[Text, StringConstraints(max_length=1024)]
 Metadata = Annotated[dict[Text, Text], Field(max_length=50)]
+# Which names and values may be sent is the core's rule (webhooks/endpoint_headers.py).
+Headers = Annotated[dict[str, str], Field(examples=[{"Authorization": "Bearer rk_live_..."}])]
 RateLimit = Annotated[StrictInt, Field(ge=1, le=100_000, description="Most deliveries per second.")]
 DeliveryStatus = Literal["pending", "succeeded", "failed", "cancelled"]
 assert set(DeliveryStatus.__args__) == set(DELIVERY_STATUSES)  # type: ignore[attr-defined]

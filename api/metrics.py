@@ -1,9 +1,11 @@
 """GET /metrics: the backlog and the endpoints' state, read from SQL at each scrape."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry
+from flask import current_app
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
@@ -14,16 +16,53 @@ from webhooks.models import PENDING, Delivery, Endpoint
 
 # What a scraper that sends no Accept header gets (the classic text format).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+EXTENSION = "webhooks.metrics"
+
+
+@dataclass(frozen=True)
+class ApiCounters:
+    """What this API process counts itself (the backlog comes from SQL at each scrape)."""
+
+    registry: CollectorRegistry
+    events_accepted: Counter
+
+    @classmethod
+    def create(cls) -> "ApiCounters":
+        """Counters in a registry of their own."""
+        registry = CollectorRegistry()
+        accepted = Counter(
+            "webhooks_events_accepted",
+            "Events stored by this API process (idempotent replays not counted).",
+            registry=registry,
+        )
+        return cls(registry, accepted)
+
+
+def counters() -> ApiCounters:
+    """The counters of the current app."""
+    found: ApiCounters = current_app.extensions[EXTENSION]
+    return found
 
 
 def render(session: Session, now: datetime, accept: str | None) -> tuple[bytes, str]:
     """Return the exposition for the `Accept` header, and its content type."""
-    # SQL is the source of truth, so every API process reports the same numbers and no
-    # multiprocess mode is needed under gunicorn.
+    # The backlog is read from SQL, so every API process reports the same gauges; the
+    # counters are this process's own (Prometheus adds the processes up).
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Backlog(session, now))
+    registry.register(_Counted(counters().registry))
     encoder, content_type = choose_encoder(accept or "")
     return encoder(registry), content_type
+
+
+class _Counted(Collector):
+    """The process's own counters, beside the gauges."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.source.collect()
 
 
 class _Backlog(Collector):

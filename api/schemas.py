@@ -1,5 +1,6 @@
 """Request and response models: they validate input and are the source of the OpenAPI document."""
 
+import json
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -18,6 +19,7 @@ from api.fields import (
     Description,
     EventFilter,
     EventType,
+    Headers,
     Input,
     Metadata,
     Name,
@@ -28,7 +30,17 @@ from api.fields import (
     Url,
 )
 from api.http import id_pattern
+from webhooks.endpoint_headers import MAX_HEADERS
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES
+
+TRACEPARENT_DESCRIPTION = (
+    "Send each attempt's W3C trace context (`traceparent`) when the service exports traces "
+    "(OTEL_EXPORTER_OTLP_ENDPOINT)."
+)
+HEADERS_DESCRIPTION = (
+    f"Sent with every attempt: at most {MAX_HEADERS}; not webhook-*, host, content-length, "
+    "content-type, user-agent, hop-by-hop or proxy headers (422 names the refused one)."
+)
 
 # Endpoints
 
@@ -49,10 +61,15 @@ class EndpointCreate(Input):
     )
     rate_limit: RateLimit | None = Field(None, description="null (the default) means unlimited.")
     metadata: Metadata = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict, description=HEADERS_DESCRIPTION)
+    send_traceparent: StrictBool = Field(False, description=TRACEPARENT_DESCRIPTION)
 
 
 # In a PATCH, None means "not given": of the fields below only rate_limit may be sent as null.
-NOT_NULLABLE = ("url", "event_types", "tenant", "description", "secret", "metadata", "enabled")
+NOT_NULLABLE = (
+    "url", "event_types", "tenant", "description", "secret", "metadata", "enabled", "headers",
+    "send_traceparent",
+)  # fmt: skip
 
 
 def _only_rate_limit_nullable(schema: dict[str, Any]) -> None:
@@ -79,6 +96,8 @@ class EndpointUpdate(Input):
     secret: Secret | None = None
     rate_limit: RateLimit | None = Field(None, description="null means unlimited.")
     metadata: Metadata | None = None
+    headers: Headers | None = Field(None, description="Replaces every custom header; {} clears.")
+    send_traceparent: StrictBool | None = None
     enabled: StrictBool | None = Field(
         None, description="Enabling clears the reason and the failure streak."
     )
@@ -104,6 +123,8 @@ class EndpointOut(Output):
     disabled_reason: str | None = Field(description='"gone" (410), "failing" (streak), "manual".')
     rate_limit: int | None
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
+    headers: dict[str, str] = Field(description="Custom headers sent with every attempt.")
+    send_traceparent: bool = Field(description=TRACEPARENT_DESCRIPTION)
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -230,6 +251,16 @@ class AttemptOut(Output):
         "blocked_address, redirect_not_followed, worker_lost"
     )
     outcome: Literal["success", "failure"]
+    request_headers: dict[str, str] | None = Field(
+        description="The headers the service set on this attempt (the HTTP client adds host, "
+        "user-agent, accept-encoding and content-length). Custom header values show as ***. "
+        "null for an attempt lost with its worker."
+    )
+
+    @field_validator("request_headers", mode="before")
+    @classmethod
+    def _decode(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class AttemptList(BaseModel):

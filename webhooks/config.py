@@ -3,6 +3,7 @@
 import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
@@ -13,6 +14,8 @@ from webhooks.errors import ConfigError
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+LOG_FORMATS = ("text", "json")
+TENANT = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,13 @@ class Settings:
     lease_seconds: float = 60.0
     worker_concurrency: int = 50
     log_level: str = "INFO"
+    log_format: str = "text"
+    operations_tenant: str = "_operations"
+    retention_days: int = 30
+    worker_metrics_port: int = 9808
+    # Optional traces and error reports; their packages come with `pip install webhooks[otel]`.
+    otel_endpoint: str | None = None
+    sentry_dsn: str | None = field(default=None, repr=False)
     egress_proxy: EgressProxy | None = None
 
     @property
@@ -89,6 +99,13 @@ class Settings:
             lease_seconds=reader.seconds("LEASE_SECONDS", defaults.lease_seconds),
             worker_concurrency=reader.integer("WORKER_CONCURRENCY", defaults.worker_concurrency),
             log_level=reader.log_level("LOG_LEVEL", defaults.log_level),
+            log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+            operations_tenant=reader.tenant("OPERATIONS_TENANT", defaults.operations_tenant),
+            retention_days=reader.whole("RETENTION_DAYS", defaults.retention_days),
+            worker_metrics_port=reader.port("WORKER_METRICS_PORT", defaults.worker_metrics_port),
+            # The names OpenTelemetry's and Sentry's own documentation use.
+            otel_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
+            sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
             egress_proxy=reader.egress_proxy("EGRESS_PROXY"),
         )
         settings.check()
@@ -154,6 +171,41 @@ class _Reader:
         if level not in logging.getLevelNamesMapping():
             raise ConfigError(f"WEBHOOKS_{name} must be a logging level name, got {raw!r}")
         return level
+
+    def choice(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if raw.lower() not in choices:
+            raise ConfigError(f"WEBHOOKS_{name} must be one of {', '.join(choices)}, got {raw!r}")
+        return raw.lower()
+
+    def tenant(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        if TENANT.fullmatch(raw) is None:
+            raise ConfigError(f"WEBHOOKS_{name} must be a tenant name (A-Z a-z 0-9 _ . -)")
+        return raw
+
+    def whole(self, name: str, default: int) -> int:
+        """A whole number that may be 0 (0 turns the feature off)."""
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"WEBHOOKS_{name} must be a whole number, got {raw!r}") from None
+        if value < 0:
+            raise ConfigError(f"WEBHOOKS_{name} must be 0 or more, got {value}")
+        return value
+
+    def port(self, name: str, default: int) -> int:
+        value = self.whole(name, default)
+        if value > 65535:
+            raise ConfigError(f"WEBHOOKS_{name} must be a TCP port (0 turns it off), got {value}")
+        return value
 
     def egress_proxy(self, name: str) -> EgressProxy | None:
         raw = self._raw(name)

@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from webhooks import operations
 from webhooks.delivery.outcome import DisabledReason, cancel_pending, disable
+from webhooks.endpoint_headers import check_headers, encode_headers
 from webhooks.errors import BlockedAddress, InvalidInput
 from webhooks.ids import new_id
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES, Attempt, Delivery, Endpoint
@@ -30,6 +32,8 @@ class EndpointFields:
     rate_limit: int | None = None
     metadata: dict[str, Any] | None = None
     enabled: bool | None = None
+    headers: dict[str, str] | None = None
+    send_traceparent: bool | None = None
     given: set[str] = field(default_factory=set)  # fields present in the request, even as null
 
 
@@ -71,6 +75,8 @@ def create_endpoint(
         disabled_reason=None if fields.enabled is not False else DisabledReason.MANUAL,
         rate_limit=fields.rate_limit,
         metadata_=fields.metadata or {},
+        headers_stored=encode_headers(check_headers(fields.headers or {})),
+        send_traceparent=bool(fields.send_traceparent),
         failure_count=0,
         created_at=now,
         updated_at=now,
@@ -81,9 +87,17 @@ def create_endpoint(
 
 
 def update_endpoint(
-    session: Session, guard: NetworkGuard, endpoint: Endpoint, fields: EndpointFields, now: datetime
+    session: Session,
+    guard: NetworkGuard,
+    endpoint: Endpoint,
+    fields: EndpointFields,
+    now: datetime,
+    operations_tenant: str,
 ) -> Endpoint:
-    """Apply the given fields; enabling clears the disabled reason and the failure streak."""
+    """Apply the given fields; enabling clears the disabled reason and the failure streak.
+
+    Enabling and disabling emit their operational events (webhooks/operations.py).
+    """
     if fields.url is not None:
         check_url(fields.url, guard)
         endpoint.url = fields.url
@@ -95,14 +109,20 @@ def update_endpoint(
         endpoint.rate_limit = fields.rate_limit
     if fields.metadata is not None:
         endpoint.metadata_ = fields.metadata
+    if fields.headers is not None:
+        endpoint.headers_stored = encode_headers(check_headers(fields.headers))
+    if fields.send_traceparent is not None:
+        endpoint.send_traceparent = fields.send_traceparent
     if fields.enabled is True and not endpoint.enabled:
         endpoint.enabled = True
         endpoint.disabled_reason = None
         endpoint.failure_count = 0
         endpoint.failing_since = None
+        session.flush()
+        operations.endpoint_enabled(session.connection(), operations_tenant, endpoint.id, now)
     elif fields.enabled is False and endpoint.enabled:
         session.flush()
-        disable(session.connection(), endpoint.id, DisabledReason.MANUAL, now)
+        disable(session.connection(), endpoint.id, DisabledReason.MANUAL, now, operations_tenant)
         session.refresh(endpoint)
     endpoint.updated_at = now
     session.flush()

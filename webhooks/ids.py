@@ -2,6 +2,7 @@
 
 import os
 import time
+from datetime import UTC, datetime
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
 
@@ -19,3 +20,13 @@ def new_id(prefix: str) -> str:
         chars.append(_CROCKFORD[digit])
     # Fixed width and a sorted alphabet: ORDER BY id is creation order.
     return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def id_time(value: str) -> datetime:
+    """When an id was made, to the millisecond (its first 48 bits)."""
+    encoded = value.rpartition("_")[2]
+    number = 0
+    for char in encoded[:10]:
+        number = number * 32 + _CROCKFORD.index(char)
+    # 26 characters hold 130 bits for 128: the first 10 are two zero bits, then the 48 of time.
+    return datetime.fromtimestamp(number / 1000, UTC)

@@ -19,10 +19,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from webhooks.endpoint_headers import decode_headers
 
 PENDING, SUCCEEDED, FAILED, CANCELLED = "pending", "succeeded", "failed", "cancelled"
 DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED, CANCELLED)
@@ -91,6 +94,15 @@ class Endpoint(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Custom headers, in the form webhooks/endpoint_headers.py alone writes and reads.
+    headers_stored: Mapped[str | None] = mapped_column("headers", Text)
+    # Send the attempt's W3C `traceparent` header (when tracing is on).
+    send_traceparent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The custom headers sent with every attempt."""
+        return decode_headers(self.headers_stored)
 
 
 class Event(Base):
@@ -101,6 +113,8 @@ class Event(Base):
         UniqueConstraint("tenant", "idempotency_key", name="uq_events_tenant_idempotency_key"),
         Index("ix_events_tenant_id", "tenant", "id"),
         Index("ix_events_type_id", "type", "id"),
+        # Retention: the oldest events first.
+        Index("ix_events_created_at", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -129,6 +143,13 @@ class Delivery(Base):
             "lease_expires_at",
             postgresql_where=text("lease_expires_at IS NOT NULL"),
             sqlite_where=text("lease_expires_at IS NOT NULL"),
+        ),
+        # Retention's scan: only finished rows, by when they finished.
+        Index(
+            "ix_deliveries_finished",
+            "updated_at",
+            postgresql_where=text("status <> 'pending'"),
+            sqlite_where=text("status <> 'pending'"),
         ),
         # The scheduler's scan: only pending rows, by due time.
         Index(
@@ -177,6 +198,8 @@ class Attempt(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(16))
+    # The headers the service set, as JSON; custom header values masked, never a secret.
+    request_headers: Mapped[str | None] = mapped_column(Text)
 
 
 # Core table handles for the hot paths, which skip the ORM's unit of work.

@@ -2,8 +2,9 @@
 
 from webhooks.config import Settings
 from worker.celery_config import make_celery
+from worker.observability import watch
 from worker.tasks import register
 
 settings = Settings.from_env()
 app = make_celery(settings)
-register(app, settings)
+watch(app, settings, register(app, settings))

@@ -6,7 +6,8 @@ from celery import Celery
 from kombu import Queue  # type: ignore[attr-defined]
 
 from webhooks.config import Settings
-from worker.names import DELIVERY_QUEUE, SCHEDULE, SCHEDULER_QUEUE
+from worker.maintenance import retention_schedule
+from worker.names import DELIVERY_QUEUE, PURGE, SCHEDULE, SCHEDULER_QUEUE
 
 # How long the API's publisher waits on Redis per try; an LPUSH takes a millisecond.
 PUBLISH_TIMEOUT_SECONDS = 1.0
@@ -78,14 +79,15 @@ def make_celery(settings: Settings, *, publisher: bool = False) -> Celery:
             Queue(DELIVERY_QUEUE, routing_key=DELIVERY_QUEUE),
             Queue(SCHEDULER_QUEUE, routing_key=SCHEDULER_QUEUE),
         ),
-        task_routes={SCHEDULE: {"queue": SCHEDULER_QUEUE}},
+        task_routes={SCHEDULE: {"queue": SCHEDULER_QUEUE}, PURGE: {"queue": SCHEDULER_QUEUE}},
         beat_schedule={
             "scheduler": {
                 "task": SCHEDULE,
                 "schedule": interval,
                 # A pass that waited a whole interval is stale: the next one replaces it.
                 "options": {"expires": interval},
-            }
+            },
+            **retention_schedule(settings),
         },
         enable_utc=True,
         timezone="UTC",

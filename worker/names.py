@@ -2,5 +2,6 @@
 
 DELIVER = "webhooks.deliver"
 SCHEDULE = "webhooks.schedule"
+PURGE = "webhooks.purge"
 DELIVERY_QUEUE = "webhooks"
 SCHEDULER_QUEUE = "webhooks.schedule"

@@ -10,6 +10,8 @@ from webhooks.db import make_engine
 from webhooks.delivery.deliverer import Deliverer
 from webhooks.delivery.requeue import Requeuer
 from webhooks.delivery.sender import Sender
+from webhooks.observability.attempts import AttemptObserver
+from webhooks.observability.metrics import DeliveryMetrics
 from webhooks.security.guard import NetworkGuard
 from worker.dispatch import CeleryDispatcher
 
@@ -30,7 +32,9 @@ class Runtime:
         sender = Sender(
             guard, settings.delivery_timeout_seconds, USER_AGENT, proxy=settings.egress_proxy
         )
-        self.deliverer = Deliverer(settings, self.engine, sender)
+        self.metrics = DeliveryMetrics.create()
+        observe = AttemptObserver(self.metrics)
+        self.deliverer = Deliverer(settings, self.engine, sender, observe=observe)
         self.requeuer = Requeuer(settings, self.engine, CeleryDispatcher(app, settings))
 
 

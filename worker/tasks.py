@@ -34,8 +34,8 @@ class DeliveryTask(Task):  # type: ignore[misc]
         return super().retry(*args, exc=exc, **kwargs)
 
 
-def register(app: Celery, settings: Settings) -> None:
-    """Register the tasks on `app`."""
+def register(app: Celery, settings: Settings) -> LazyRuntime:
+    """Register the tasks on `app`; return the process's runtime they share."""
     runtime = LazyRuntime(app, settings)
 
     @app.task(bind=True, base=DeliveryTask, name=DELIVER)
@@ -56,3 +56,5 @@ def register(app: Celery, settings: Settings) -> None:
     def schedule() -> None:
         """Run one requeuer pass."""
         runtime.get().requeuer.tick()
+
+    return runtime

@@ -14,6 +14,7 @@ thread. These subclasses bound that reading exactly and answer as the API does:
 """
 
 import json
+import logging
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +33,8 @@ from waitress.utilities import BadRequest, Error, RequestEntityTooLarge
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 BODY_TOO_LARGE = "the request body is larger than the limit"
+
+log = logging.getLogger("api.server")
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class ProblemErrorTask(ErrorTask):  # type: ignore[misc]
                 "detail": _DETAILS.get(code, str(error.body)),
             }
         ).encode()
+        # The API never saw it, so its request log didn't either: say it here.
+        log.info("request refused", extra={"status_code": code, "detail": str(error.body)})
         self.status = f"{code} {HTTPStatus(code).phrase}"
         self.response_headers.append(("Content-Type", "application/problem+json"))
         self.set_close_on_finish()

@@ -1,17 +1,16 @@
 """A gunicorn worker that serves with waitress: gunicorn's processes, waitress's buffering.
 
 gunicorn keeps what it is good at (forking `--workers` processes on a shared socket,
-restarting dead ones, signals, graceful reloads, the access log); in each process waitress's
+restarting dead ones, signals, graceful reloads); in each process waitress's
 event loop reads every request whole before one of `--threads` threads runs the app, so slow
 clients cost a socket each instead of a thread (gunicorn's own threaded worker hands a
 connection to a thread as soon as its first byte arrives).
 
 gunicorn settings it honours: bind, backlog, workers, threads, worker_connections (open
-connections per process), timeout (the heartbeat), graceful_timeout, max_requests,
-access log settings. The request limits are waitress's, set in api/server/limits.py.
+connections per process), timeout (the heartbeat), graceful_timeout, max_requests. The
+request limits are in api/server/limits.py; the API logs each request itself (no access log).
 """
 
-import datetime
 import logging
 import os
 import time
@@ -41,7 +40,7 @@ class BufferedWorker(Worker):  # type: ignore[misc]
         # The app's own body limit (Flask's MAX_CONTENT_LENGTH) is the server's too.
         body = getattr(app, "config", {}).get("MAX_CONTENT_LENGTH") or DEFAULT_BODY_LIMIT
         served = bounded_servers(
-            self._logged(app) if self.cfg.accesslog else self._counted(app),
+            self._counted(app),
             [listener.sock for listener in self.sockets],
             Limits(body=body),
             threads=self.cfg.threads,
@@ -89,49 +88,8 @@ class BufferedWorker(Worker):  # type: ignore[misc]
 
         return counted
 
-    def _logged(self, app: WSGIApp) -> WSGIApp:
-        """Count requests and write gunicorn's access log line for each."""
-
-        def logged(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            self._one_more()
-            started = datetime.datetime.now()
-            answer: list[Any] = []
-
-            def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
-                answer[:] = [status, headers]
-                return start_response(status, headers, *exc_info)
-
-            result = app(environ, start)
-            if answer:
-                status, headers = answer
-                length = dict((k.lower(), v) for k, v in headers).get("content-length")
-                environ.setdefault("RAW_URI", environ.get("REQUEST_URI", ""))
-                request = [
-                    (k[5:].replace("_", "-").lower(), v)
-                    for k, v in environ.items()
-                    if k.startswith("HTTP_")
-                ]
-                self.log.access(
-                    _Answer(status, headers, int(length) if length else None),
-                    request,
-                    environ,
-                    datetime.datetime.now() - started,
-                )
-            return result
-
-        return logged
-
     def _one_more(self) -> None:
         self.nr += 1
         if self.nr >= self.max_requests and self.alive:
             self.log.info("Autorestarting worker after current request.")
             self.alive = False
-
-
-class _Answer:
-    """What gunicorn's access log reads of a response."""
-
-    def __init__(self, status: str, headers: list[tuple[str, str]], sent: int | None) -> None:
-        self.status = status
-        self.headers = headers
-        self.sent = sent

@@ -143,6 +143,10 @@ def test_dev_runs_the_whole_service_and_ctrl_c_stops_it(
     port, flower_port = free_port(), free_port()
     dev = start_dev("--port", str(port), "--flower-port", str(flower_port))
     banner = dev.wait_for_banner()
+    # Nothing before the banner: start-up lines go to the log file it names.
+    assert banner.lstrip().startswith("webhooks is running"), banner[:2000]
+    log_file = dev.directory / _banner_value(banner, "logs")
+    assert " ready." in log_file.read_text() and "beat: Starting" in log_file.read_text()
 
     # The banner says where to look, and the key it shows is the one the README's curl lines read.
     api = _banner_value(banner, "API")
@@ -189,9 +193,17 @@ def test_dev_runs_the_whole_service_and_ctrl_c_stops_it(
 
     (attempt,) = wait_until(attempts, timeout=30, message="no attempt recorded")
     assert (attempt["outcome"], attempt["status_code"], attempt["error"]) == ("success", 200, None)
+    # After the banner, what happens is shown as it happens: here the attempt's line.
+    wait_until(
+        lambda: delivery["id"] in dev.output().split("receivers", 1)[1],
+        timeout=30,
+        message="the attempt's log line was not shown",
+    )
 
     flower = _banner_value(banner, "Flower")
     wait_until(lambda: _status(flower) == 200, timeout=60, message="Flower does not answer")
+    # Its JSON API too, for the dev user (no password on loopback).
+    assert _status(f"{flower}/api/workers") == 200
 
     # Everything it started, seen now, must be gone after Ctrl-C.
     dev.look()

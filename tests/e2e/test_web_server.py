@@ -2,7 +2,6 @@
 
 import contextlib
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -226,9 +225,3 @@ def test_chunked_body_at_the_limit_is_accepted_whole(web: Web) -> None:
 def test_the_servers_own_errors_are_problems(web: Web, request_bytes: bytes, status: int) -> None:
     """Refusals made before the app runs look like the app's: problem+json."""
     _assert_problem(exchange(web.port, request_bytes), status)
-
-
-def test_access_log_still_written(web: Web) -> None:
-    """The Procfile's --access-logfile - keeps working under the buffering worker."""
-    requests.get(web.url("/healthz"), timeout=5)
-    assert re.search(r'"GET /healthz HTTP/1\.1" 200', web.log.read_text())

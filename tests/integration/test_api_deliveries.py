@@ -120,6 +120,7 @@ def test_attempts_are_listed_oldest_first(client: FlaskClient, engine: Engine) -
         "response_body": None,
         "error": "timeout",
         "outcome": "failure",
+        "request_headers": None,
     }
     assert (attempts[1]["status_code"], len(attempts[1]["response_body"])) == (500, 4096)
     assert (attempts[2]["outcome"], attempts[2]["duration_ms"], attempts[2]["error"]) == (

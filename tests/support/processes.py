@@ -33,7 +33,8 @@ class CeleryProcess:
     def start(self, timeout: float = 30.0) -> "CeleryProcess":
         """Start the process and wait until it says it is ready."""
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "worker", *self.args],
+            # --quiet: no banner, only log lines (JSON ones when the test asks for them).
+            [sys.executable, "-m", "celery", "--quiet", "-A", "worker", *self.args],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

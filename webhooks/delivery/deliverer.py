@@ -4,6 +4,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -14,7 +15,10 @@ from webhooks.db import is_unavailable
 from webhooks.delivery.ledger import Claim, make_ledger
 from webhooks.delivery.outcome import AttemptRecord, Rules
 from webhooks.delivery.sender import Sender
+from webhooks.endpoint_headers import sent_headers
 from webhooks.models import PENDING
+from webhooks.observability.attempts import AttemptHook, AttemptObserver
+from webhooks.observability.tracing import inject_trace_context
 from webhooks.security.signing import webhook_headers
 from webhooks.times import utcnow
 
@@ -30,10 +34,12 @@ class Deliverer:
         engine: Engine,
         sender: Sender,
         clock: Callable[[], datetime] = utcnow,
+        observe: AttemptHook | None = None,
     ) -> None:
         self.settings = settings
         self.sender = sender
         self.clock = clock
+        self.observe = observe or AttemptObserver()
         self.rules = Rules.from_settings(settings)
         self.ledger = make_ledger(
             engine, lease=timedelta(seconds=settings.lease_seconds), rules=self.rules
@@ -46,15 +52,20 @@ class Deliverer:
             return None
         started = self.clock()
         headers = {
+            **claim.headers,
             # Receivers' frameworks only parse JSON bodies that say so.
             "content-type": "application/json",
             **webhook_headers(
                 claim.secrets, claim.event_id, claim.payload, int(started.timestamp())
             ),
         }
+        if claim.traceparent:
+            inject_trace_context(headers)
         response = self.sender.send(claim.url, headers, claim.payload)
         attempt = self.rules.judge(claim.run_attempt, started, response, self.clock())
+        attempt = replace(attempt, request_headers=sent_headers(headers, claim.headers))
         status = self.record(claim, attempt)
+        self.observe(claim, attempt, status)
         if status == PENDING and attempt.next_attempt_at is not None and attempt.queued:
             return max(0.0, (attempt.next_attempt_at - self.clock()).total_seconds())
         return None

@@ -1,6 +1,7 @@
 """A delivery's rows: claim an attempt, record it, in as few round trips as the database allows."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,8 +20,10 @@ from webhooks.delivery.statements import (
     TARGET,
     bind,
 )
+from webhooks.endpoint_headers import decode_headers
 from webhooks.ids import new_id
-from webhooks.models import CANCELLED, PENDING, SUCCEEDED
+from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED
+from webhooks.operations import deliveries_failed, failure_reason
 
 # Countdown tasks may run a little early on a worker whose clock runs ahead.
 CLOCK_SKEW = timedelta(seconds=1)
@@ -39,6 +42,9 @@ class Claim:
     url: str
     secrets: tuple[str, ...]
     payload: bytes
+    tenant: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)  # the endpoint's custom headers
+    traceparent: bool = False  # the endpoint wants the attempt's trace context
 
 
 class Ledger:
@@ -71,6 +77,10 @@ class Ledger:
                 conn.execute(FILL_PLACEHOLDER, _attempt_params(claim, attempt))
                 return None
             conn.execute(INSERT_ATTEMPT, _attempt_params(claim, attempt))
+            if kept.status == FAILED:
+                reason = failure_reason(attempt.error, attempt.status_code)
+                ops = self.rules.operations_tenant
+                deliveries_failed(conn, ops, [claim.delivery_id], reason, now)
             disabled = self.rules.apply_streak(conn, claim.endpoint_id, attempt.streak, now)
         if disabled and kept.status == PENDING:
             return CANCELLED  # the endpoint was just disabled, its pending deliveries with it
@@ -113,6 +123,9 @@ class Ledger:
             url=target.url,
             secrets=tuple(secrets),
             payload=bytes(target.payload),
+            tenant=held.tenant,
+            headers=decode_headers(target.headers),
+            traceparent=target.send_traceparent,
         )
 
 
@@ -183,4 +196,5 @@ def _attempt_params(claim: Claim, attempt: AttemptRecord) -> dict[str, Any]:
         response_body=attempt.response_body,
         error=attempt.error,
         outcome=attempt.outcome,
+        request_headers=attempt.request_headers,
     )

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, Update, func, literal, update
+from sqlalchemy import Connection, Update, func, literal, select, update
 
+from webhooks import operations
 from webhooks.config import Settings
 from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED, UTCDateTime
 from webhooks.models import deliveries_table as deliveries
@@ -144,6 +145,7 @@ class AttemptRecord:
     status: str
     next_attempt_at: datetime | None
     queued: bool  # a countdown task is on its way to make the next attempt
+    request_headers: str | None = None  # what was sent, as JSON (custom values masked)
 
     @property
     def streak(self) -> Streak:
@@ -161,6 +163,7 @@ class Rules:
     max_countdown: timedelta
     disable_after: timedelta
     disable_after_failures: int
+    operations_tenant: str = "_operations"  # where operational events go
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Rules":
@@ -170,6 +173,7 @@ class Rules:
             max_countdown=timedelta(seconds=settings.max_countdown_seconds),
             disable_after=timedelta(seconds=settings.disable_after_seconds),
             disable_after_failures=settings.disable_after_failures,
+            operations_tenant=settings.operations_tenant,
         )
 
     def judge(
@@ -222,7 +226,7 @@ class Rules:
         if streak == "reset":
             conn.execute(end_streak(endpoint_id))
         elif streak == "gone":
-            disable(conn, endpoint_id, DisabledReason.GONE, now)
+            disable(conn, endpoint_id, DisabledReason.GONE, now, self.operations_tenant)
         else:
             return self._count_failure(conn, endpoint_id, now)
         return False
@@ -242,7 +246,7 @@ class Rules:
             and row.failure_count >= self.disable_after_failures
             and now - row.failing_since >= self.disable_after
         ):
-            disable(conn, endpoint_id, DisabledReason.FAILING, now)
+            disable(conn, endpoint_id, DisabledReason.FAILING, now, self.operations_tenant)
             return True
         return False
 
@@ -259,13 +263,23 @@ def end_streak(endpoint_id: Any) -> Update:
     )
 
 
-def disable(conn: Connection, endpoint_id: str, reason: str, now: datetime) -> int:
-    """Disable an endpoint and cancel its pending deliveries; return how many were cancelled."""
+def disable(
+    conn: Connection, endpoint_id: str, reason: str, now: datetime, operations_tenant: str
+) -> int:
+    """Disable an endpoint and cancel its pending deliveries; return how many were cancelled.
+
+    The first disabling emits the operational event, in this transaction.
+    """
+    was_enabled = conn.execute(
+        select(endpoints.c.enabled).where(endpoints.c.id == endpoint_id)
+    ).scalar_one()
     conn.execute(
         update(endpoints)
         .where(endpoints.c.id == endpoint_id)
         .values(enabled=False, disabled_reason=reason, updated_at=now)
     )
+    if was_enabled:
+        operations.endpoint_disabled(conn, operations_tenant, endpoint_id, reason, now)
     return cancel_pending(conn, endpoint_id, now)
 
 

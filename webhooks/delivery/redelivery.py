@@ -1,5 +1,6 @@
 """Sending again on an operator's word: one delivery now, or an endpoint's failures since a time."""
 
+import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -10,6 +11,8 @@ from webhooks.models import FAILED, PENDING, Delivery, Endpoint
 
 RECOVER_WINDOW = timedelta(days=14)
 RECOVER_BATCH = 500
+
+log = logging.getLogger(__name__)
 
 
 def retry_delivery(session: Session, delivery: Delivery, now: datetime) -> None:
@@ -31,6 +34,15 @@ def retry_delivery(session: Session, delivery: Delivery, now: datetime) -> None:
     delivery.queued_until = now
     delivery.updated_at = now
     session.flush()
+    log.info(
+        "delivery retried",
+        extra={
+            "delivery_id": delivery.id,
+            "event_id": delivery.event_id,
+            "endpoint_id": delivery.endpoint_id,
+            "tenant": delivery.tenant,
+        },
+    )
 
 
 def recover_endpoint(
@@ -73,4 +85,13 @@ def recover_endpoint(
             )
             .execution_options(synchronize_session=False)
         )
+    log.info(
+        "endpoint recovered",
+        extra={
+            "endpoint_id": endpoint.id,
+            "tenant": endpoint.tenant,
+            "since": since.isoformat(),
+            "requeued": len(failed_ids),
+        },
+    )
     return len(failed_ids)

@@ -16,9 +16,10 @@ from webhooks.config import Settings
 from webhooks.delivery.outcome import AttemptError, Rules
 from webhooks.delivery.queue import Dispatcher, dispatch
 from webhooks.ids import new_id
-from webhooks.models import PENDING
+from webhooks.models import FAILED, PENDING
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries
+from webhooks.operations import deliveries_failed
 from webhooks.times import utcnow
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class Requeuer:
             for row in lost:
                 run_attempt = row.attempt_count - row.run_start
                 after[self.rules.status_after_lost(row.status, run_attempt)].append(row.id)
+            ops = self.rules.operations_tenant
+            deliveries_failed(conn, ops, after.get(FAILED, []), AttemptError.WORKER_LOST, now)
             for status, ids in after.items():
                 conn.execute(
                     update(deliveries)

@@ -54,6 +54,7 @@ _HELD = (
     deliveries.c.run_start,
     deliveries.c.event_id,
     deliveries.c.endpoint_id,
+    deliveries.c.tenant,
 )
 _TARGET = (
     endpoints.c.url,
@@ -62,6 +63,8 @@ _TARGET = (
     endpoints.c.previous_secret_expires_at,
     endpoints.c.enabled,
     endpoints.c.deleted_at,
+    endpoints.c.headers,
+    endpoints.c.send_traceparent,
     events.c.payload,
 )
 CLAIM = update(deliveries).where(*_DUE).values(**_TAKE).returning(*_HELD)
@@ -129,6 +132,7 @@ _ATTEMPT_COLUMNS = (
     "response_body",
     "error",
     "outcome",
+    "request_headers",
 )
 _ATTEMPT_VALUES = {
     "id": bindparam("p_attempt_id", type_=String()),
@@ -141,6 +145,7 @@ _ATTEMPT_VALUES = {
     "response_body": bindparam("p_response_body", type_=Text()),
     "error": bindparam("p_error", type_=String()),
     "outcome": bindparam("p_outcome", type_=String()),
+    "request_headers": bindparam("p_request_headers", type_=Text()),
 }
 INSERT_ATTEMPT = insert(attempts).values(**_ATTEMPT_VALUES)
 FILL_PLACEHOLDER = (
@@ -156,6 +161,7 @@ FILL_PLACEHOLDER = (
         response_body=bindparam("p_response_body", type_=Text()),
         error=bindparam("p_error", type_=String()),
         outcome=bindparam("p_outcome", type_=String()),
+        request_headers=bindparam("p_request_headers", type_=Text()),
     )
 )
 

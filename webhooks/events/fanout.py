@@ -115,6 +115,33 @@ def _publish(
             conn.execute(
                 update(events).where(events.c.id == earlier.id).values(idempotency_key=None)
             )
+    return store_event(
+        conn,
+        tenant,
+        event_type,
+        data,
+        now,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+    )
+
+
+def store_event(
+    conn: Connection,
+    tenant: str,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    idempotency_key: str | None = None,
+    fingerprint: str | None = None,
+    queued: bool = True,
+) -> Published:
+    """Insert an event and its deliveries within the caller's transaction.
+
+    `queued`: the caller enqueues the deliveries right after commit; otherwise they are
+    left due for the scheduler's next pass.
+    """
     event = StoredEvent(new_id("evt"), event_type, tenant, now)
     conn.execute(
         insert(events).values(
@@ -152,7 +179,7 @@ def _publish(
                     "next_attempt_at": now,
                     # Marked as queued now: the caller enqueues right after commit, and if
                     # that fails the scheduler takes these over once the mark is stale.
-                    "queued_until": now,
+                    "queued_until": now if queued else None,
                     "created_at": now,
                     "updated_at": now,
                 }

@@ -20,16 +20,27 @@ import redis
 from webhooks.config import Settings, hide_credentials, parse_api_keys
 from webhooks.errors import ConfigError
 from webhooks.migrate import upgrade
+from webhooks.tools.cli.failures import reaching_database
+from webhooks.tools.devlogs import ChildLogs
 
 STATE_DIR = Path(".webhooks-dev")
+LOG_FILE = STATE_DIR / "dev.log"
 DEV_NETWORKS = "127.0.0.0/8,::1/128"
 # How long each child may take to stop before it is killed, with everything it started.
 STOP_SECONDS = 15
+# How long start-up may take (four Pythons importing Celery at once on a busy laptop).
+START_SECONDS = 90
+# What each service logs once it is ready to work.
+READY = {"worker": " ready.", "beat": "beat: Starting"}
 Child = tuple[str, subprocess.Popen[bytes]]
 
 
-def run(port: int, flower_port: int) -> int:
-    """Start everything, print where to look, and stop it all on Ctrl-C."""
+def run(port: int, flower_port: int, quiet: bool = False) -> int:
+    """Start everything, print where to look, and stop it all on Ctrl-C.
+
+    The services' logs go to .webhooks-dev/dev.log; once the banner is out they are also
+    shown here, unless `quiet`.
+    """
     STATE_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
     if not env.get("WEBHOOKS_API_KEYS", "").strip():
@@ -37,6 +48,7 @@ def run(port: int, flower_port: int) -> int:
     # Local receivers are the point of a dev setup; production keeps private networks blocked.
     env.setdefault("WEBHOOKS_ALLOW_NETWORKS", DEV_NETWORKS)
     env.setdefault("WEBHOOKS_WORKER_CONCURRENCY", "16")
+    env.setdefault("WEBHOOKS_LOG_FORMAT", "text")
     try:
         settings = Settings.from_env(env)
     except ConfigError as exc:
@@ -48,6 +60,7 @@ def run(port: int, flower_port: int) -> int:
                 "`webhooks dev --port N --flower-port M`"
             )
     children: list[Child] = []
+    logs = ChildLogs(LOG_FILE)
     status = 1
     # Each child has a session of its own, so a supervisor killed by SIGTERM or SIGHUP (`kill`,
     # a closed terminal or IDE) would leave them all running: until _supervise takes over, those
@@ -60,34 +73,45 @@ def run(port: int, flower_port: int) -> int:
             children.append(("redis", _start_redis(redis_port)))
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
             _wait_for_redis(env["REDIS_URL"])
-        upgrade(settings.database_url)
+        with reaching_database(settings.database_url):
+            upgrade(settings.database_url)
         for name, command in _commands(port, flower_port).items():
-            children.append((name, _start(command, env)))
-        _wait_for_api(port, children)
-        _banner(port, flower_port, env, settings)
-        status = _supervise(children)
+            child = _start(command, _child_env(name, env))
+            children.append((name, child))
+            logs.follow(name, child)
+        if _wait_until_ready(port, flower_port, children, logs):
+            _banner(port, flower_port, env, settings)
+            logs.show(not quiet)
+            status = _supervise(children, logs)
+        else:
+            status = 1
     except KeyboardInterrupt:
         status = 130
     finally:
         _stop(children)
+        logs.close()
+    if children:
+        click.echo("stopped")
     return status
 
 
 def _commands(port: int, flower_port: int) -> dict[str, list[str]]:
     """The command line of each service, run with this interpreter."""
     python = shlex.quote(sys.executable) + " -m "
-    celery = python + "celery -A worker "
+    # --quiet: no start-up banners; the log lines say what each one is doing.
+    celery = python + "celery --quiet -A worker "
     return {
         name: shlex.split(line)
         for name, line in {
-            # The production web server (Procfile), on loopback.
+            # The production web server (Procfile), on loopback. The API logs one line per
+            # request itself: no access log.
             "api": python + f"gunicorn --bind 127.0.0.1:{port} --workers 2 --threads 4"
             " --worker-class api.server.BufferedWorker"
             # No control socket: gunicorn's default one is shared by every gunicorn of
             # the user, in the home directory, and a second one would take it over.
-            " --graceful-timeout 5 --no-control-socket --access-logfile - 'api:create_app()'",
-            "worker": celery + "worker --loglevel INFO",
-            "beat": celery + f"beat --loglevel INFO --schedule {STATE_DIR}/celerybeat-schedule",
+            " --graceful-timeout 5 --no-control-socket 'api:create_app()'",
+            "worker": celery + "worker",
+            "beat": celery + f"beat --schedule {STATE_DIR}/celerybeat-schedule",
             "flower": celery + f"flower --address=127.0.0.1 --port={flower_port}",
         }.items()
     }
@@ -97,7 +121,22 @@ def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     # A session of its own: Ctrl-C reaches only this supervisor, which then stops each child
     # with one SIGTERM, in order. (A second signal can deadlock a gunicorn gthread worker
     # mid-shutdown, and Redis must outlive the worker that hands its messages back.)
-    return subprocess.Popen(command, env=env, start_new_session=True)
+    return subprocess.Popen(
+        command,
+        env=env,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def _child_env(name: str, env: dict[str, str]) -> dict[str, str]:
+    if name == "flower":
+        # Flower's JSON API answers 401 without this when it has no password; it listens on
+        # 127.0.0.1 only here.
+        return {**env, "FLOWER_UNAUTHENTICATED_API": "true"}
+    return env
 
 
 def _dev_api_key() -> str:
@@ -154,17 +193,42 @@ def _wait_for_redis(url: str) -> None:
         time.sleep(0.1)
 
 
-def _wait_for_api(port: int, children: list[Child]) -> None:
-    """Print the banner only once the API answers, so its curl lines work at once."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if any(child.poll() is not None for _, child in children):
-            return  # the supervisor names it and stops the rest
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
+def _wait_until_ready(port: int, flower_port: int, children: list[Child], logs: ChildLogs) -> bool:
+    """Wait until every service is ready, so the banner comes last; False if one died."""
+    deadline = time.monotonic() + START_SECONDS
+    waiting = {"api", "flower", *READY}
+    while waiting and time.monotonic() < deadline:
+        for name, child in children:
+            if child.poll() is not None:
+                click.echo(
+                    f"{name} exited with status {child.returncode} while starting:", err=True
+                )
+                click.echo(logs.tail(name), err=True)
+                click.echo(f"(everything is in {LOG_FILE})", err=True)
+                return False
+        for name, marker in READY.items():
+            if name in waiting and marker in logs.tail(name, lines=200):
+                waiting.discard(name)
+        for name, url in (
+            ("api", f"http://127.0.0.1:{port}/healthz"),
+            ("flower", f"http://127.0.0.1:{flower_port}/healthcheck"),
+        ):
+            if name in waiting and _answers(url):
+                waiting.discard(name)
+        time.sleep(0.2)
+    if waiting:
+        click.echo(
+            f"still starting after {START_SECONDS} s: {', '.join(sorted(waiting))}", err=True
+        )
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _free_port() -> int:
@@ -187,6 +251,9 @@ def _banner(port: int, flower_port: int, env: dict[str, str], settings: Settings
                 f"  database   {hide_credentials(settings.database_url)}",
                 # The Redis this command started, if it had to, else the one configured.
                 f"  redis      {hide_credentials(env.get('REDIS_URL', settings.redis_url))}",
+                f"  metrics    http://127.0.0.1:{port}/metrics, worker "
+                f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
+                f"  logs       {LOG_FILE}  (tail -f it)",
                 f"  receivers  {env['WEBHOOKS_ALLOW_NETWORKS']} allowed (dev only)",
                 "",
             ]
@@ -194,7 +261,7 @@ def _banner(port: int, flower_port: int, env: dict[str, str], settings: Settings
     )
 
 
-def _supervise(children: list[Child]) -> int:
+def _supervise(children: list[Child], logs: ChildLogs) -> int:
     """Wait for Ctrl-C (or SIGTERM, SIGHUP), or for a child to die; return the exit status."""
     stopping = False
 
@@ -208,6 +275,8 @@ def _supervise(children: list[Child]) -> int:
         for name, child in children:
             if child.poll() is not None:
                 click.echo(f"{name} exited with status {child.returncode}; stopping", err=True)
+                if not logs.showing:
+                    click.echo(logs.tail(name), err=True)
                 return 1
         time.sleep(0.2)
     return 0
@@ -232,5 +301,3 @@ def _stop(children: list[Child]) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGKILL)
             child.wait()
-    if children:
-        click.echo("stopped")
