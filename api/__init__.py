@@ -1,4 +1,4 @@
-"""The HTTP API: `create_app(settings)` builds it; `gunicorn 'api:create_app()'` serves it."""
+"""The HTTP API: `create_app(settings)` builds it; api/server (a gunicorn worker) serves it."""
 
 from flask import Blueprint, Flask
 from sqlalchemy import Engine
@@ -6,6 +6,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api import api_keys, deliveries, endpoints, event_types, events, metrics, ops, portal
 from api.auth import authenticate
+from api.bodies import BoundedRequest
 from api.console import install_console
 from api.errors import register_error_handlers
 from api.http import IdConverter
@@ -49,6 +50,7 @@ def create_app(
         dispatcher = CeleryDispatcher.from_settings(settings)
     configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
+    app.request_class = BoundedRequest
     app.extensions[metrics.EXTENSION] = metrics.ApiCounters.create()
     register_request_log(app)
     instrument_api(app, settings)

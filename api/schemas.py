@@ -297,7 +297,12 @@ class AttemptOut(Output):
     started_at: Timestamp
     duration_ms: float | None
     status_code: int | None
-    response_body: str | None = Field(description="The first 4096 bytes of the response.")
+    response_body: str | None = Field(
+        description="The start of the answer's body, at most 4096 bytes of UTF-8: text as it "
+        "came, cut on a character boundary; a body that is not UTF-8 text (or holds a NUL, or "
+        "itself begins with `base64:`) as `base64:` followed by the base64 of its first 3066 "
+        "bytes. Null when there was no complete answer."
+    )
     error: str | None = Field(
         description="timeout, connection_error, tls_error, dns_error, invalid_response, "
         "blocked_address, redirect_not_followed, worker_lost"

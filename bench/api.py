@@ -85,6 +85,7 @@ def measure(app: str, env: dict[str, str], args: argparse.Namespace, prepare: bo
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+    command += ["--worker-class", "api.server.BufferedWorker"]  # as the Procfile runs it
     command += ["--workers", str(args.workers), "--threads", str(args.threads), app]
     with process(command, env, log):
         wait_for(lambda: _answers(url), 60, f"gunicorn serving {app} (see {log})")

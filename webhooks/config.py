@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
 
+from webhooks.delivery.egress import EgressProxy
 from webhooks.errors import ConfigError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -70,6 +71,7 @@ class Settings:
     portal_frame_ancestors: tuple[str, ...] = ()
     portal_product_name: str = "Webhooks"
     portal_accent_color: str = "#1d4ed8"
+    egress_proxy: EgressProxy | None = None
 
     @property
     def visibility_timeout_seconds(self) -> float:
@@ -128,6 +130,7 @@ class Settings:
             portal_frame_ancestors=reader.frame_ancestors("PORTAL_FRAME_ANCESTORS"),
             portal_product_name=reader.text("PORTAL_PRODUCT_NAME", defaults.portal_product_name),
             portal_accent_color=reader.color("PORTAL_ACCENT_COLOR", defaults.portal_accent_color),
+            egress_proxy=reader.egress_proxy("EGRESS_PROXY"),
         )
         settings.check()
         return settings
@@ -275,6 +278,9 @@ class _Reader:
                     f"WEBHOOKS_{name}: {source!r} is not an origin like https://app.example.com"
                 )
         return sources
+    def egress_proxy(self, name: str) -> EgressProxy | None:
+        raw = self._raw(name)
+        return None if raw is None else EgressProxy.from_url(raw)
 
     def networks(self, name: str) -> tuple[IPNetwork, ...]:
         raw = self._raw(name)

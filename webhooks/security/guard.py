@@ -1,4 +1,9 @@
-"""Network guard: which addresses a webhook may reach, checked where the connection is made."""
+"""Network guard: which addresses a webhook may reach, checked where the connection is made.
+
+`NetworkGuard.resolve` looks a name up once and checks every address; the sender then connects
+to one of those addresses and nothing else (webhooks/delivery/pinned.py), never looking the
+name up again.
+"""
 
 import ipaddress
 import socket

@@ -108,8 +108,10 @@ def _commands(port: int, flower_port: int) -> dict[str, list[str]]:
     return {
         name: shlex.split(line)
         for name, line in {
-            # The API logs one line per request itself: no access log.
+            # The production web server (Procfile), on loopback. The API logs one line per
+            # request itself: no access log.
             "api": python + f"gunicorn --bind 127.0.0.1:{port} --workers 2 --threads 4"
+            " --worker-class api.server.BufferedWorker"
             # No control socket: gunicorn's default one is shared by every gunicorn of
             # the user, in the home directory, and a second one would take it over.
             " --graceful-timeout 5 --no-control-socket 'api:create_app()'",
