@@ -278,6 +278,7 @@ class _Reader:
                     f"WEBHOOKS_{name}: {source!r} is not an origin like https://app.example.com"
                 )
         return sources
+
     def egress_proxy(self, name: str) -> EgressProxy | None:
         raw = self._raw(name)
         return None if raw is None else EgressProxy.from_url(raw)

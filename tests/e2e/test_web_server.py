@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import ENCRYPTION_KEY
 from tests.support import free_port, wait_until
 from tests.support.processes import process_env
 from tests.support.rawclient import Answer, chunked, exchange
@@ -57,6 +58,7 @@ def web(tmp_path_factory: pytest.TempPathFactory, session_redis: str) -> Iterato
             "DATABASE_URL": database,
             "REDIS_URL": session_redis,
             "WEBHOOKS_API_KEYS": KEY,
+            "WEBHOOKS_ENCRYPTION_KEYS": ENCRYPTION_KEY,
             "WEBHOOKS_MAX_PAYLOAD_BYTES": str(LIMIT),
             "PORT": str(port),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
