@@ -1,15 +1,13 @@
-"""Bearer API keys: several at once for rotation, optionally bound to a tenant."""
+"""Who may call: the bearer key of every /v1 request and of a console session, and its tenant."""
 
-import hashlib
-import hmac
-from collections.abc import Callable
 from typing import TypeVar
 
 from flask import g, request
 from sqlalchemy.orm import Session
 
-from api.errors import Unauthorized
-from webhooks.config import ApiKey
+from api.errors import Forbidden, Unauthorized
+from api.services import services
+from webhooks.apikeys import Caller, KeyChecker
 from webhooks.errors import InvalidInput, NotFound
 from webhooks.models import Delivery, Endpoint, Event
 
@@ -21,25 +19,34 @@ _NOUNS: dict[type[Endpoint | Event | Delivery], str] = {
 }
 
 
-def authenticator(keys: tuple[ApiKey, ...]) -> Callable[[], None]:
-    """Build the check every /v1 request passes: a valid key, whose tenant it remembers."""
-    digests = [(hashlib.sha256(key.key.encode()).digest(), key) for key in keys]
+def check_key(token: str) -> Caller | None:
+    """Check a presented API key: the one check of the API and of the console's sign-in."""
+    checker: KeyChecker = services().keys
+    return checker.by_key(token)
 
-    def authenticate() -> None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthorized("send the API key as 'Authorization: Bearer <key>'")
-        offered = hashlib.sha256(token.strip().encode()).digest()
-        found = None
-        for digest, key in digests:
-            # Compare with every key, in constant time, so timing reveals nothing.
-            if hmac.compare_digest(digest, offered):
-                found = key
-        if found is None:
-            raise Unauthorized("the API key is not valid")
-        g.tenant = found.tenant
 
-    return authenticate
+def recheck_key(key_id: str) -> Caller | None:
+    """Check that the key behind a console session is still valid (revoked: None)."""
+    checker: KeyChecker = services().keys
+    return checker.by_id(key_id)
+
+
+def authenticate() -> None:
+    """The check every /v1 request passes: a valid key, whose tenant it remembers."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send the API key as 'Authorization: Bearer <key>'")
+    caller = check_key(token.strip())
+    if caller is None:
+        raise Unauthorized("the API key is not valid")
+    g.caller = caller
+    g.tenant = caller.tenant
+
+
+def require_unbound(action: str) -> None:
+    """Refuse a tenant-bound key what only an unbound key may do (403)."""
+    if key_tenant() is not None:
+        raise Forbidden(f"only a key bound to no tenant may {action}")
 
 
 def key_tenant() -> str | None:

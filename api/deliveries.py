@@ -1,16 +1,16 @@
 """/v1/deliveries: the audit trail, and sending again."""
 
 from flask import Blueprint, Response
-from sqlalchemy import select
 
 from api.auth import key_tenant, visible
-from api.http import paginate, query_args, respond
+from api.http import query_args, respond
 from api.openapi import documented
 from api.schemas import AttemptList, AttemptOut, DeliveryOut, DeliveryQuery, Page
 from api.services import services
 from webhooks.delivery.queue import dispatch
 from webhooks.delivery.redelivery import retry_delivery
-from webhooks.models import Attempt, Delivery
+from webhooks.lists import DeliveryFilter, deliveries_query, delivery_attempts, paginate
+from webhooks.models import Delivery
 from webhooks.times import utcnow
 
 bp = Blueprint("deliveries", __name__, url_prefix="/deliveries")
@@ -21,16 +21,13 @@ bp = Blueprint("deliveries", __name__, url_prefix="/deliveries")
 def list_() -> Response:
     """List deliveries, newest first."""
     query = query_args(DeliveryQuery)
-    statement = select(Delivery)
-    bound = key_tenant()
-    if bound is not None:
-        statement = statement.where(Delivery.tenant == bound)
-    if query.endpoint_id is not None:
-        statement = statement.where(Delivery.endpoint_id == query.endpoint_id)
-    if query.event_id is not None:
-        statement = statement.where(Delivery.event_id == query.event_id)
-    if query.status is not None:
-        statement = statement.where(Delivery.status == query.status)
+    where = DeliveryFilter(
+        tenant=key_tenant(),
+        endpoint_id=query.endpoint_id,
+        event_id=query.event_id,
+        status=query.status,
+    )
+    statement = deliveries_query(where)
     with services().sessions() as session:
         rows, cursor = paginate(session, statement, Delivery.id, query.limit, query.cursor)
         page = Page[DeliveryOut](
@@ -53,9 +50,7 @@ def attempts(delivery_id: str) -> Response:
     """Return every attempt of a delivery, oldest first."""
     with services().sessions() as session:
         visible(session, Delivery, delivery_id)
-        rows = session.scalars(
-            select(Attempt).where(Attempt.delivery_id == delivery_id).order_by(Attempt.number)
-        ).all()
+        rows = delivery_attempts(session, delivery_id)
         return respond(AttemptList(data=[AttemptOut.model_validate(row) for row in rows]))
 
 

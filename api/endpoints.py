@@ -1,10 +1,9 @@
 """/v1/endpoints: the subscribers."""
 
 from flask import Blueprint, Response
-from sqlalchemy import select
 
 from api.auth import tenant_filter, tenant_for, visible
-from api.http import json_body, paginate, query_args, respond
+from api.http import json_body, query_args, respond
 from api.openapi import documented
 from api.schemas import (
     EndpointCreate,
@@ -21,8 +20,10 @@ from api.schemas import (
 from api.services import services
 from webhooks import endpoints
 from webhooks.delivery.redelivery import recover_endpoint
-from webhooks.endpoints import EndpointFields
+from webhooks.endpoints import EndpointFields, shared_secret
+from webhooks.lists import EndpointFilter, endpoints_query, paginate
 from webhooks.models import Endpoint
+from webhooks.security.sealing import Keyring
 from webhooks.times import utcnow
 
 bp = Blueprint("endpoints", __name__, url_prefix="/endpoints")
@@ -37,8 +38,11 @@ def create() -> Response:
     fields.tenant = tenant_for(body.tenant)
     app = services()
     with app.sessions.begin() as session:
-        endpoint = endpoints.create_endpoint(session, app.guard, fields, utcnow())
-        created = EndpointCreated.model_validate(endpoint)
+        endpoint = endpoints.create_endpoint(session, app.registry, fields, utcnow())
+        created = EndpointCreated(
+            **EndpointOut.model_validate(endpoint).model_dump(),
+            secret=shared_secret(endpoint, app.keyring),
+        )
     return respond(created, 201)
 
 
@@ -47,12 +51,8 @@ def create() -> Response:
 def list_() -> Response:
     """List endpoints, newest first."""
     query = query_args(EndpointQuery)
-    statement = select(Endpoint).where(Endpoint.deleted_at.is_(None))
-    tenant = tenant_filter(query.tenant)
-    if tenant is not None:
-        statement = statement.where(Endpoint.tenant == tenant)
-    if query.enabled is not None:
-        statement = statement.where(Endpoint.enabled == query.enabled)
+    where = EndpointFilter(tenant=tenant_filter(query.tenant), enabled=query.enabled)
+    statement = endpoints_query(where)
     with services().sessions() as session:
         rows, cursor = paginate(session, statement, Endpoint.id, query.limit, query.cursor)
         page = Page[EndpointOut](
@@ -76,13 +76,11 @@ def update(endpoint_id: str) -> Response:
     """Change fields; `enabled: true` clears the disabled reason and the failure streak."""
     body = json_body(EndpointUpdate)
     fields = EndpointFields(**body.model_dump(exclude={"tenant"}), given=set(body.model_fields_set))
-    if body.tenant is not None:
-        fields.tenant = tenant_for(body.tenant)
     app = services()
     with app.sessions.begin() as session:
         endpoint = visible(session, Endpoint, endpoint_id)
         endpoints.update_endpoint(
-            session, app.guard, endpoint, fields, utcnow(), app.settings.operations_tenant
+            session, app.registry, endpoint, fields, utcnow(), app.settings.operations_tenant
         )
         updated = EndpointOut.model_validate(endpoint)
     return respond(updated)
@@ -99,25 +97,37 @@ def delete(endpoint_id: str) -> Response:
 
 
 @bp.get("/<id(ep):endpoint_id>/secret")
-@documented("Get an endpoint's secret", SecretOut, errors=(404,))
+@documented("Get what verifies an endpoint's signatures", SecretOut, errors=(404,))
 def secret(endpoint_id: str) -> Response:
-    """Return the signing secret."""
-    with services().sessions() as session:
+    """Return the signing secret (hmac-sha256) or the public key (ed25519)."""
+    app = services()
+    with app.sessions() as session:
         endpoint = visible(session, Endpoint, endpoint_id)
-        return respond(SecretOut(secret=endpoint.secret))
+        return respond(_secret_out(endpoint, app.keyring))
 
 
 @bp.post("/<id(ep):endpoint_id>/secret/rotate")
 @documented("Rotate an endpoint's secret", SecretOut, errors=(404,))
 def rotate(endpoint_id: str) -> Response:
-    """Issue a new secret; the old one keeps signing beside it for the overlap period."""
+    """Issue a new secret or key pair; the old one signs beside it for the overlap period."""
     app = services()
     with app.sessions.begin() as session:
         endpoint = visible(session, Endpoint, endpoint_id)
-        new_secret = endpoints.rotate_secret(
-            session, endpoint, utcnow(), app.settings.rotation_overlap_seconds
+        endpoints.rotate_secret(
+            session, app.keyring, endpoint, utcnow(), app.settings.rotation_overlap_seconds
         )
-    return respond(SecretOut(secret=new_secret))
+        out = _secret_out(endpoint, app.keyring)
+    return respond(out)
+
+
+def _secret_out(endpoint: Endpoint, keyring: Keyring) -> SecretOut:
+    return SecretOut.model_validate(
+        {
+            "signature_scheme": endpoint.signature_scheme,
+            "secret": shared_secret(endpoint, keyring),
+            "public_key": endpoint.public_key,
+        }
+    )
 
 
 @bp.post("/<id(ep):endpoint_id>/recover")

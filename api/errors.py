@@ -19,6 +19,7 @@ from webhooks.errors import (
     Unavailable,
     WebhooksError,
 )
+from webhooks.security.sealing import UnsealError
 
 log = logging.getLogger(__name__)
 
@@ -35,14 +36,22 @@ class Unauthorized(WebhooksError):
     title = "Unauthorized"
 
 
+class Forbidden(WebhooksError):
+    """A valid key that may not do this (a tenant-bound key, for what spans tenants)."""
+
+    title = "Forbidden"
+
+
 STATUS_OF: dict[type[WebhooksError], int] = {
     BadRequest: 400,
     Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     InvalidInput: 422,
     BlockedAddress: 422,
     Unavailable: 503,
+    UnsealError: 500,  # the keys configured cannot open a stored value: the operator's to fix
 }
 
 

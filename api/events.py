@@ -2,12 +2,12 @@
 
 import json
 import logging
+import re
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
 
 from api.auth import tenant_filter, tenant_for, visible
-from api.http import json_body, paginate, query_args, respond
+from api.http import json_body, query_args, respond
 from api.metrics import counters
 from api.openapi import documented
 from api.schemas import (
@@ -23,14 +23,19 @@ from api.schemas import (
 from api.services import services
 from webhooks.delivery.queue import dispatch
 from webhooks.errors import InvalidInput
+from webhooks.events.catalogue import check_event
 from webhooks.events.fanout import publish
-from webhooks.models import Delivery, Event
+from webhooks.lists import EventFilter, event_deliveries, events_query, paginate
+from webhooks.models import Event
 from webhooks.times import utcnow
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 log = logging.getLogger(__name__)
+# 1 to 255 printable ASCII characters, no space at either end (HTTP would strip it).
+IDEMPOTENCY_PATTERN = r"^[\x21-\x7e](?:[\x20-\x7e]{0,253}[\x21-\x7e])?$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_PATTERN)
 
 
 @bp.post("")
@@ -41,18 +46,27 @@ log = logging.getLogger(__name__)
     body=EventCreate,
     errors=(409,),
     headers={
-        IDEMPOTENCY_HEADER: "Same key and body within 24 h: the first response again (200), "
-        "nothing new sent. Same key, other body: 409."
+        IDEMPOTENCY_HEADER: (
+            "Same key and body within 24 h: the first response again (200), nothing new sent. "
+            "Same key, other body: 409.",
+            {"type": "string", "minLength": 1, "maxLength": 255, "pattern": IDEMPOTENCY_PATTERN},
+        )
     },
+    also={200: "A replay: the same Idempotency-Key and body as an earlier event"},
 )
 def create() -> Response:
     """Store the event and one delivery per matching endpoint, then queue the deliveries."""
     key = _idempotency_key()
     body = json_body(EventCreate)
     app = services()
+    tenant = tenant_for(body.tenant)
+    with app.sessions() as session:
+        check_event(
+            session, body.type, body.data, require_known=app.settings.require_known_event_types
+        )
     published = publish(
         app.engine,
-        tenant=tenant_for(body.tenant),
+        tenant=tenant,
         event_type=body.type,
         data=body.data,
         now=utcnow(),
@@ -86,12 +100,7 @@ def create() -> Response:
 def list_() -> Response:
     """List events, newest first."""
     query = query_args(EventQuery)
-    statement = select(Event)
-    tenant = tenant_filter(query.tenant)
-    if tenant is not None:
-        statement = statement.where(Event.tenant == tenant)
-    if query.type is not None:
-        statement = statement.where(Event.type == query.type)
+    statement = events_query(EventFilter(tenant=tenant_filter(query.tenant), type=query.type))
     with services().sessions() as session:
         rows, cursor = paginate(session, statement, Event.id, query.limit, query.cursor)
         page = Page[EventSummary](
@@ -106,9 +115,7 @@ def get(event_id: str) -> Response:
     """Return an event with its data and the status of its deliveries."""
     with services().sessions() as session:
         event = visible(session, Event, event_id)
-        deliveries = session.scalars(
-            select(Delivery).where(Delivery.event_id == event_id).order_by(Delivery.id)
-        ).all()
+        deliveries = event_deliveries(session, event_id)
         out = EventOut(
             id=event.id,
             type=event.type,
@@ -124,6 +131,9 @@ def _idempotency_key() -> str | None:
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
         return None
-    if not 1 <= len(key) <= 255 or not key.isprintable():
-        raise InvalidInput.field(("header", IDEMPOTENCY_HEADER), "1 to 255 printable characters")
+    if _IDEMPOTENCY_KEY.fullmatch(key) is None:
+        raise InvalidInput.field(
+            ("header", IDEMPOTENCY_HEADER),
+            "1 to 255 printable ASCII characters, no space at either end",
+        )
     return key

@@ -2,17 +2,15 @@
 
 import json
 import math
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from flask import Response, jsonify, request
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Select
-from sqlalchemy.orm import InstrumentedAttribute, Session
 from werkzeug.routing import BaseConverter, Map
 
 from api.errors import BadRequest, field_errors
 from webhooks.errors import InvalidInput
+from webhooks.ids import id_pattern
 
 Model = TypeVar("Model", bound=BaseModel)
 # Deeper documents are refused: nobody's webhook needs them, and serialising them again
@@ -97,22 +95,6 @@ def respond(model: BaseModel, status: int = 200) -> Response:
     return response
 
 
-def paginate(
-    session: Session,
-    query: Select[Any],
-    id_column: InstrumentedAttribute[str],
-    limit: int,
-    cursor: str | None,
-) -> tuple[Sequence[Any], str | None]:
-    """Return one page, newest first, and the cursor of the next one (ids sort by time)."""
-    if cursor is not None:
-        query = query.where(id_column < cursor)
-    rows = session.scalars(query.order_by(id_column.desc()).limit(limit + 1)).all()
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
-    return rows, None
-
-
 class IdConverter(BaseConverter):
     """A path segment shaped like an id of one type (`<id(ep):endpoint_id>`); else a plain 404.
 
@@ -123,8 +105,3 @@ class IdConverter(BaseConverter):
     def __init__(self, url_map: Map, prefix: str) -> None:
         super().__init__(url_map)
         self.regex = id_pattern(prefix)
-
-
-def id_pattern(prefix: str) -> str:
-    """The regular expression of an id with this prefix (a ULID in lowercase base32)."""
-    return rf"{prefix}_[0-9a-z]{{26}}"

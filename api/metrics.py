@@ -9,10 +9,9 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from webhooks.models import PENDING, Delivery, Endpoint
+from webhooks.delivery.backlog import backlog, endpoints_by_state
 
 # What a scraper that sends no Accept header gets (the classic text format).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -73,40 +72,25 @@ class _Backlog(Collector):
         self.now = now
 
     def collect(self) -> Iterator[Metric]:
-        pending = Delivery.status == PENDING
-        # Each of these is answered from the partial indexes on pending and leased rows.
-        waiting = self.session.scalar(select(func.count()).where(pending)) or 0
-        due, oldest = self.session.execute(
-            select(func.count(), func.min(Delivery.next_attempt_at)).where(
-                pending, Delivery.next_attempt_at <= self.now
-            )
-        ).one()
-        in_flight = self.session.scalar(
-            select(func.count()).where(pending, Delivery.lease_expires_at.is_not(None))
+        waiting = backlog(self.session, self.now)
+        yield GaugeMetricFamily(
+            "webhooks_deliveries_pending", "Deliveries not yet finished.", value=waiting.pending
         )
         yield GaugeMetricFamily(
-            "webhooks_deliveries_pending", "Deliveries not yet finished.", value=waiting
+            "webhooks_deliveries_due", "Pending deliveries whose time has come.", value=waiting.due
         )
         yield GaugeMetricFamily(
-            "webhooks_deliveries_due", "Pending deliveries whose time has come.", value=due
-        )
-        yield GaugeMetricFamily(
-            "webhooks_deliveries_in_flight", "Deliveries a worker holds now.", value=in_flight or 0
+            "webhooks_deliveries_in_flight",
+            "Deliveries a worker holds now.",
+            value=waiting.in_flight,
         )
         yield GaugeMetricFamily(
             "webhooks_oldest_due_seconds",
             "How long the longest-waiting due delivery has waited.",
-            value=(self.now - oldest).total_seconds() if oldest is not None else 0,
+            value=waiting.oldest_wait_seconds(self.now),
         )
         endpoints = GaugeMetricFamily("webhooks_endpoints", "Endpoints by state.", labels=["state"])
-        counts = {
-            enabled: number
-            for enabled, number in self.session.execute(
-                select(Endpoint.enabled, func.count())
-                .where(Endpoint.deleted_at.is_(None))
-                .group_by(Endpoint.enabled)
-            )
-        }
-        endpoints.add_metric(["enabled"], counts.get(True, 0))
-        endpoints.add_metric(["disabled"], counts.get(False, 0))
+        counts = endpoints_by_state(self.session)
+        endpoints.add_metric(["enabled"], counts[True])
+        endpoints.add_metric(["disabled"], counts[False])
         yield endpoints

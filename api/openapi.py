@@ -9,15 +9,16 @@ from flask import Flask
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from api.http import id_pattern
 from api.schemas import Problem
 from webhooks import __version__
+from webhooks.ids import id_pattern
 
 View = TypeVar("View", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
 ERROR_TITLES = {
     400: "Malformed JSON",
     401: "Missing or wrong API key",
+    403: "The key is bound to a tenant",
     404: "No such object",
     409: "Conflict",
     413: "Body over the limit",
@@ -37,8 +38,11 @@ class Operation:
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     public: bool = False
-    headers: dict[str, str] = field(default_factory=dict)
+    # Request headers: name -> (description, schema).
+    headers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     media_type: str = "application/json"
+    # Other success statuses with the same body: status -> when.
+    also: dict[int, str] = field(default_factory=dict)
 
 
 def documented(
@@ -60,10 +64,10 @@ def build_document(app: Flask) -> dict[str, Any]:
         operation = getattr(app.view_functions[rule.endpoint], "openapi", None)
         if operation is not None:
             for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-                operations.append((rule.rule, method.lower(), operation))
+                operations.append((rule.rule, method.lower(), operation, rule.endpoint))
     # Request bodies are documented as they validate, responses as they serialise.
     modes: dict[type[BaseModel], JsonSchemaMode] = {Problem: "serialization"}
-    for _, _, op in operations:
+    for _, _, op, _ in operations:
         if op.response is not None:
             modes[op.response] = "serialization"
         if op.body is not None:
@@ -72,9 +76,10 @@ def build_document(app: Flask) -> dict[str, Any]:
     refs, schemas = models_json_schema(ordered, ref_template=REF)
     ref_of = {model: refs[(model, mode)] for model, mode in ordered}
     paths: dict[str, dict[str, Any]] = {}
-    for route, method, op in sorted(operations, key=lambda item: item[:2]):
+    for route, method, op, endpoint in sorted(operations, key=lambda item: item[:2]):
         path, parameters = _path(route)
-        paths.setdefault(path, {})[method] = _operation(parameters, op, ref_of)
+        document = _operation(parameters, op, ref_of)
+        paths.setdefault(path, {})[method] = {**_names(endpoint), **document}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -91,6 +96,13 @@ def build_document(app: Flask) -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
     }
+
+
+def _names(endpoint: str) -> dict[str, Any]:
+    """operationId and tag from the view's name: `v1.endpoints.list_` -> endpoints_list."""
+    *_, blueprint, function = endpoint.split(".")
+    tag = blueprint.replace("-", "_")
+    return {"operationId": f"{tag}_{function.strip('_')}", "tags": [blueprint]}
 
 
 def _path(rule: str) -> tuple[str, list[dict[str, Any]]]:
@@ -123,14 +135,14 @@ def _operation(
             if info.description:
                 parameter["description"] = info.description
             document["parameters"].append(parameter)
-    for name, description in op.headers.items():
+    for name, (description, schema) in op.headers.items():
         document["parameters"].append(
             {
                 "name": name,
                 "in": "header",
                 "required": False,
                 "description": description,
-                "schema": {"type": "string", "maxLength": 255},
+                "schema": schema,
             }
         )
     if op.body is not None:
@@ -144,6 +156,8 @@ def _operation(
     elif op.media_type != content:
         success["content"] = {op.media_type: {"schema": {"type": "string"}}}
     document["responses"][str(op.status)] = success
+    for status, when in op.also.items():
+        document["responses"][str(status)] = {**success, "description": when}
     errors = set(op.errors)
     if not op.public:
         errors |= {401, 503}

@@ -1,6 +1,6 @@
 """Request and response models: they validate input and are the source of the OpenAPI document."""
 
-import json
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
@@ -13,6 +13,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from api.fields import (
     DeliveryStatus,
@@ -21,16 +22,20 @@ from api.fields import (
     EventType,
     Headers,
     Input,
+    LinkSeconds,
     Metadata,
     Name,
     Output,
     RateLimit,
     Secret,
+    SignatureScheme,
     Timestamp,
     Url,
 )
-from api.http import id_pattern
+from webhooks.delivery.headers import read_recorded
 from webhooks.endpoint_headers import MAX_HEADERS
+from webhooks.endpoints import TENANT_IS_FIXED
+from webhooks.ids import id_pattern
 from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES
 
 TRACEPARENT_DESCRIPTION = (
@@ -45,8 +50,24 @@ HEADERS_DESCRIPTION = (
 # Endpoints
 
 
+def _secret_matches_scheme(schema: dict[str, Any]) -> None:
+    # A secret given with a scheme must be of that scheme: said here as the server checks it.
+    schema["allOf"] = [
+        {
+            "if": {
+                "properties": {"signature_scheme": {"const": scheme}},
+                "required": ["signature_scheme"],
+            },
+            "then": {"properties": {"secret": {"pattern": f"^{prefix}"}}},
+        }
+        for scheme, prefix in (("hmac-sha256", "whsec_"), ("ed25519", "whsk_"))
+    ]
+
+
 class EndpointCreate(Input):
     """Subscribe a URL to event types."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_secret_matches_scheme)
 
     url: Url = Field(examples=["https://example.com/hook"])
     event_types: list[EventFilter] = Field(
@@ -56,8 +77,16 @@ class EndpointCreate(Input):
     )
     tenant: Name | None = Field(None, description='Defaults to the key\'s tenant, else "default".')
     description: Description = ""
+    signature_scheme: SignatureScheme | None = Field(
+        None,
+        description='"hmac-sha256" (`v1` signatures, a shared `whsec_` secret) or "ed25519" '
+        "(`v1a`: receivers verify with the `whpk_` public key, which cannot forge). "
+        "Default: the kind of `secret` if given, else hmac-sha256.",
+    )
     secret: Secret | None = Field(
-        None, description="`whsec_` + base64 of 24-64 bytes; generated if absent."
+        None,
+        description="`whsec_` + base64 of 24-64 bytes, or (ed25519) `whsk_` + base64 of a "
+        "32-byte private key; generated if absent.",
     )
     rate_limit: RateLimit | None = Field(None, description="null (the default) means unlimited.")
     metadata: Metadata = Field(default_factory=dict)
@@ -67,31 +96,39 @@ class EndpointCreate(Input):
 
 # In a PATCH, None means "not given": of the fields below only rate_limit may be sent as null.
 NOT_NULLABLE = (
-    "url", "event_types", "tenant", "description", "secret", "metadata", "enabled", "headers",
+    "url", "event_types", "description", "secret", "metadata", "enabled", "headers",
     "send_traceparent",
 )  # fmt: skip
 
 
-def _only_rate_limit_nullable(schema: dict[str, Any]) -> None:
-    # Document the fields that refuse null without it.
-    for name, field_schema in schema["properties"].items():
-        if name in NOT_NULLABLE and "anyOf" in field_schema:
-            (kept,) = [s for s in field_schema.pop("anyOf") if s != {"type": "null"}]
-            field_schema.pop("default", None)
-            field_schema.update(kept)
+def _only_nullable(*nullable: str) -> Callable[[dict[str, Any]], None]:
+    """Document as not nullable every field but these (None means "not given" elsewhere)."""
+
+    def adjust(schema: dict[str, Any]) -> None:
+        for name, field_schema in schema["properties"].items():
+            if name not in nullable and "anyOf" in field_schema:
+                (kept,) = [s for s in field_schema.pop("anyOf") if s != {"type": "null"}]
+                field_schema.pop("default", None)
+                field_schema.update(kept)
+
+    return adjust
 
 
 class EndpointUpdate(Input):
-    """Change any creatable field, or enable/disable the endpoint; absent fields stay as they are.
+    """Change any creatable field but the tenant and the scheme, or enable/disable the endpoint.
 
-    Only `rate_limit` may be null (unlimited); a null anywhere else is refused.
+    Absent fields stay as they are. Only `rate_limit` may be null (unlimited); a null anywhere
+    else is refused. A `secret` replaces the current one at once, and its kind (`whsec_` or
+    `whsk_`) becomes the endpoint's signature scheme. An endpoint stays in its tenant.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_rate_limit_nullable)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_nullable("rate_limit"))
 
     url: Url | None = None
     event_types: Annotated[list[EventFilter], Field(max_length=256)] | None = None
-    tenant: Name | None = None
+    # Not part of the document: present only to refuse a move with a reason, not a bare
+    # "extra field" (the document already forbids it through additionalProperties).
+    tenant: SkipJsonSchema[Any] = None
     description: Description | None = None
     secret: Secret | None = None
     rate_limit: RateLimit | None = Field(None, description="null means unlimited.")
@@ -101,6 +138,11 @@ class EndpointUpdate(Input):
     enabled: StrictBool | None = Field(
         None, description="Enabling clears the reason and the failure streak."
     )
+
+    @field_validator("tenant", mode="before")
+    @classmethod
+    def _tenant_is_fixed(cls, value: Any) -> Any:
+        raise ValueError(TENANT_IS_FIXED)
 
     @field_validator(*NOT_NULLABLE, mode="before")
     @classmethod
@@ -115,7 +157,7 @@ class EndpointOut(Output):
     """An endpoint; its secret is never part of it."""
 
     id: str
-    url: str
+    url: str = Field(description="A password in the URL is shown as `***`.")
     event_types: list[str]
     tenant: str
     description: str
@@ -123,8 +165,15 @@ class EndpointOut(Output):
     disabled_reason: str | None = Field(description='"gone" (410), "failing" (streak), "manual".')
     rate_limit: int | None
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
-    headers: dict[str, str] = Field(description="Custom headers sent with every attempt.")
+    headers: dict[str, str] = Field(
+        description="Custom headers sent with every attempt; values are sealed at rest and "
+        'shown as "***" (send the whole map again to change them).'
+    )
     send_traceparent: bool = Field(description=TRACEPARENT_DESCRIPTION)
+    signature_scheme: SignatureScheme
+    public_key: str | None = Field(
+        description="ed25519 endpoints: the `whpk_` key that verifies their `v1a` signatures."
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -132,19 +181,27 @@ class EndpointOut(Output):
 class EndpointCreated(EndpointOut):
     """The endpoint just created, with its secret (shown here and at /secret only)."""
 
-    secret: str
+    secret: str | None = Field(
+        description="hmac-sha256 endpoints: the `whsec_` secret; null for ed25519 ones, whose "
+        "receivers verify with `public_key`."
+    )
 
 
 class SecretOut(BaseModel):
-    """An endpoint's signing secret."""
+    """What a receiver verifies signatures with: the shared secret, or the public key."""
 
-    secret: str
+    signature_scheme: SignatureScheme
+    secret: str | None = Field(description="hmac-sha256: the `whsec_` secret; else null.")
+    public_key: str | None = Field(description="ed25519: the `whpk_` public key; else null.")
 
 
 class RecoverIn(Input):
     """Re-send what failed since a time (at most 14 days back)."""
 
-    since: AwareDatetime
+    since: AwareDatetime = Field(
+        description="With a time zone; at most 14 days before now and not after it (422 "
+        "otherwise: JSON Schema cannot say 'now')."
+    )
 
 
 class RecoverOut(BaseModel):
@@ -240,7 +297,12 @@ class AttemptOut(Output):
     started_at: Timestamp
     duration_ms: float | None
     status_code: int | None
-    response_body: str | None = Field(description="The first 4096 bytes of the response.")
+    response_body: str | None = Field(
+        description="The start of the answer's body, at most 4096 bytes of UTF-8: text as it "
+        "came, cut on a character boundary; a body that is not UTF-8 text (or holds a NUL, or "
+        "itself begins with `base64:`) as `base64:` followed by the base64 of its first 3066 "
+        "bytes. Null when there was no complete answer."
+    )
     error: str | None = Field(
         description="timeout, connection_error, tls_error, dns_error, invalid_response, "
         "blocked_address, redirect_not_followed, worker_lost"
@@ -255,13 +317,45 @@ class AttemptOut(Output):
     @field_validator("request_headers", mode="before")
     @classmethod
     def _decode(cls, value: Any) -> Any:
-        return json.loads(value) if isinstance(value, str) else value
+        return read_recorded(value) if isinstance(value, str) else value
 
 
 class AttemptList(BaseModel):
     """Every attempt of a delivery, oldest first."""
 
     data: list[AttemptOut]
+
+
+# API keys
+
+
+class ApiKeyCreate(Input):
+    """A new API key: bound to one tenant, or (null) to every tenant."""
+
+    tenant: Name | None = Field(None, description="null: the key sees and manages every tenant.")
+    description: Description = ""
+
+
+class ApiKeyOut(Output):
+    """An API key as listed: never the key itself."""
+
+    id: str
+    prefix: str = Field(description="The key's first characters, to recognise it.")
+    tenant: str | None
+    description: str
+    created_at: Timestamp
+    last_used_at: Timestamp | None = Field(description="Updated at most once a minute.")
+
+
+class ApiKeyCreated(Output):
+    """The key just made: `key` is shown here once and never again."""
+
+    id: str
+    key: str
+    prefix: str
+    tenant: str | None
+    description: str
+    created_at: Timestamp
 
 
 # Lists and queries
@@ -337,3 +431,92 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[ProblemItem] | None = None
+
+
+# The event-type catalogue
+
+DataSchema = Annotated[
+    dict[str, Any] | None,
+    Field(
+        alias="schema",
+        description="A JSON Schema (2020-12) for the event's `data`; events that break it get 422.",
+    ),
+]
+Example = Annotated[
+    dict[str, Any] | None,
+    Field(description='An example `data`; what the console\'s "send a test event" sends.'),
+]
+
+
+class EventTypeCreate(Input):
+    """Add an event type to the catalogue."""
+
+    name: EventType
+    description: Description = ""
+    data_schema: DataSchema = None
+    example: Example = None
+    archived: StrictBool = False
+
+
+class EventTypeUpdate(Input):
+    """Change a catalogue entry; `schema` and `example` may be null to remove them."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_nullable("schema", "example"))
+
+    description: Description | None = None
+    data_schema: DataSchema = None
+    example: Example = None
+    archived: StrictBool | None = None
+
+    @field_validator("description", "archived", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep its value")
+        return value
+
+
+class EventTypeOut(Output):
+    """An entry of the event-type catalogue."""
+
+    model_config = ConfigDict(from_attributes=True, serialize_by_alias=True)
+
+    name: str
+    description: str
+    data_schema: DataSchema
+    example: Example
+    archived: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class EventTypePage(BaseModel):
+    """A page of the catalogue, by name."""
+
+    data: list[EventTypeOut]
+    next_cursor: str | None = Field(description="The `cursor` of the next page.")
+
+
+class EventTypeQuery(Input):
+    """Pagination and filters for the catalogue."""
+
+    limit: int = Field(100, ge=1, le=250)
+    cursor: EventType | None = Field(None, description="Names after this one.")
+    archived: bool = Field(False, description="Include archived types.")
+
+
+# The customer portal
+
+
+class PortalSessionCreate(Input):
+    """Open the console to one tenant, without an API key."""
+
+    tenant: Name
+    ttl_seconds: LinkSeconds = 3600
+
+
+class PortalSessionOut(BaseModel):
+    """A one-time link into the portal."""
+
+    url: str = Field(description="Open it once, before `expires_at`; embed it in an iframe.")
+    expires_at: Timestamp

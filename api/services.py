@@ -6,9 +6,12 @@ from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from webhooks.apikeys import KeyChecker
 from webhooks.config import Settings
 from webhooks.delivery.queue import Dispatcher
+from webhooks.endpoints import Registry
 from webhooks.security.guard import NetworkGuard
+from webhooks.security.sealing import Keyring
 
 EXTENSION = "webhooks"
 
@@ -22,6 +25,9 @@ class Services:
     sessions: sessionmaker[Session]
     dispatcher: Dispatcher
     guard: NetworkGuard
+    keyring: Keyring
+    registry: Registry
+    keys: KeyChecker
 
 
 def services() -> Services:

@@ -109,7 +109,7 @@ def service(engine: Engine, env: dict[str, str], target: Receiver, count: int) -
     """Seconds from the first enqueue to the last `succeeded`, through the running workers."""
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE attempts, deliveries, events, endpoints"))
-    seed.endpoints(engine, target.url(), ENDPOINTS)
+    seed.endpoints(engine, Settings.from_env(env), target.url(), ENDPOINTS)
     ids = seed.events(engine, max(1, count // ENDPOINTS))
     dispatcher = CeleryDispatcher.from_settings(Settings.from_env(env))
     began = time.time()

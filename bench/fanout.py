@@ -54,7 +54,7 @@ def run(size: Size) -> list[Measurement]:
             WEBHOOKS_WORKER_CONCURRENCY=str(THREADS),
         )
         engine = make_engine(database_url)
-        seed.endpoints(engine, target.url(), endpoints)
+        seed.endpoints(engine, Settings.from_env(env), target.url(), endpoints)
         engine.dispose()
         answers, lasts = [], []
         with (

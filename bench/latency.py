@@ -57,7 +57,7 @@ def run(size: Size) -> list[Measurement]:
             WEBHOOKS_WORKER_CONCURRENCY=str(THREADS),
         )
         engine = make_engine(database_url)
-        seed.endpoints(engine, target.url(), 1)
+        seed.endpoints(engine, Settings.from_env(env), target.url(), 1)
         engine.dispose()
         with (
             web_server("api:create_app", env, LOGS / "bench-web-latency.log") as url,

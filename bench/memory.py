@@ -56,7 +56,7 @@ def run(size: Size) -> list[Measurement]:
             WEBHOOKS_SCHEDULER_INTERVAL_SECONDS="1",
         )
         engine = make_engine(database_url)
-        seed.endpoints(engine, target.url(), ENDPOINTS)
+        seed.endpoints(engine, Settings.from_env(env), target.url(), ENDPOINTS)
         dispatcher = CeleryDispatcher.from_settings(Settings.from_env(env))
         beat = [*_celery("beat", "--schedule", str(LOGS / "bench-celerybeat-schedule"))]
         with (

@@ -34,12 +34,13 @@ from webhooks.config import Settings
 from webhooks.db import make_engine
 from webhooks.models import Attempt, Delivery
 from webhooks.retention import Purged, purge
+from webhooks.security.sealing import Keyring
 from worker.dispatch import CeleryDispatcher
 
 OLD = "now() - interval '40 days'"
 
 
-def fill_old(engine: Engine, attempts: int) -> None:
+def fill_old(engine: Engine, attempts: int, keyring: Keyring) -> None:
     """Old finished deliveries, four attempts each, in a few set-based statements."""
     count = attempts // 4
     with engine.begin() as conn:
@@ -47,8 +48,10 @@ def fill_old(engine: Engine, attempts: int) -> None:
             text(
                 "INSERT INTO endpoints (id, tenant, url, description, event_types, secret, enabled,"
                 " metadata, failure_count, created_at, updated_at) VALUES ('ep_old', 'bench',"
-                " 'https://example.com/old', '', '[]', 'whsec_x', true, '{}', 0, now(), now())"
-            )
+                " 'https://example.com/old', '', '[]', :secret, true, '{}', 0, now(), now())"
+            ),
+            # Sealed as the service stores secrets: a worker refuses a database with clear ones.
+            {"secret": keyring.seal("whsec_" + "A" * 32)},
         )
         conn.execute(
             text(
@@ -81,7 +84,7 @@ def fill_old(engine: Engine, attempts: int) -> None:
         conn.execute(text("VACUUM ANALYZE"))
 
 
-def add_live(engine: Engine, url: str, round_: int, count: int) -> list[str]:
+def add_live(engine: Engine, url: str, round_: int, count: int, keyring: Keyring) -> list[str]:
     """`count` pending deliveries to the fast receiver, marked queued; return their ids."""
     prefix = f"r{round_}"
     with engine.begin() as conn:
@@ -91,7 +94,7 @@ def add_live(engine: Engine, url: str, round_: int, count: int) -> list[str]:
                 " metadata, failure_count, created_at, updated_at) VALUES (:id, 'bench', :url,"
                 " '', '[]', :secret, true, '{}', 0, now(), now())"
             ),
-            {"id": f"ep_{prefix}", "url": url, "secret": "whsec_" + "A" * 32},
+            {"id": f"ep_{prefix}", "url": url, "secret": keyring.seal("whsec_" + "A" * 32)},
         )
         conn.execute(
             text(
@@ -145,9 +148,6 @@ def run(size: Size) -> list[Measurement]:
         throwaway_database(DEFAULT_POSTGRES) as database_url,
     ):
         engine = make_engine(database_url)
-        began = time.perf_counter()
-        fill_old(engine, attempts)
-        print(f"   {attempts} old attempt rows written in {time.perf_counter() - began:.0f} s")
         env = child_env(
             DATABASE_URL=database_url,
             REDIS_URL=redis_url,
@@ -158,15 +158,21 @@ def run(size: Size) -> list[Measurement]:
             WEBHOOKS_LOG_LEVEL="WARNING",
         )
         settings = Settings.from_env(env)
+        keyring = Keyring.from_settings(settings)
+        began = time.perf_counter()
+        fill_old(engine, attempts, keyring)
+        print(f"   {attempts} old attempt rows written in {time.perf_counter() - began:.0f} s")
         log = LOGS / "bench-purge-worker.log"
         command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-n", "purge@%h"]
         command += ["--loglevel", "WARNING", "--without-mingle", "--without-gossip"]
         with process(command, {**env, "WEBHOOKS_LOG_LEVEL": "INFO"}, log):
             wait_for(partial(_ready, log), 60, f"the worker (see {log})")
             # Warm up: connections, the receiver, Celery's first tasks.
-            deliver(engine, settings, add_live(engine, url, 0, 200), "ep_r0")
-            alone = deliver(engine, settings, add_live(engine, url, 1, deliveries), "ep_r1")
-            ids = add_live(engine, url, 2, deliveries)
+            deliver(engine, settings, add_live(engine, url, 0, 200, keyring), "ep_r0")
+            alone = deliver(
+                engine, settings, add_live(engine, url, 1, deliveries, keyring), "ep_r1"
+            )
+            ids = add_live(engine, url, 2, deliveries, keyring)
             batches: list[float] = []
             totals: list[Purged] = []
 
@@ -180,7 +186,9 @@ def run(size: Size) -> list[Measurement]:
             during = deliver(engine, settings, ids, "ep_r2")
             purger.join()
             purge_seconds = time.perf_counter() - purge_began
-            again = deliver(engine, settings, add_live(engine, url, 3, deliveries), "ep_r3")
+            again = deliver(
+                engine, settings, add_live(engine, url, 3, deliveries, keyring), "ep_r3"
+            )
         old_rows = select(func.count()).where(Attempt.endpoint_id == "ep_old")
         with engine.connect() as conn:
             left = conn.scalar(old_rows)

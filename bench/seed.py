@@ -1,27 +1,33 @@
 """Endpoints and events stored through the core, as the API stores them, without queueing them."""
 
-import ipaddress
 from datetime import timedelta
 
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from webhooks.endpoints import EndpointFields, create_endpoint
+from webhooks.config import Settings
+from webhooks.endpoints import EndpointFields, Registry, create_endpoint
 from webhooks.events.fanout import publish
 from webhooks.models import deliveries_table
 from webhooks.security.guard import NetworkGuard
+from webhooks.security.sealing import Keyring
+from webhooks.security.urls import UrlPolicy
 from webhooks.times import utcnow
 
 TENANT = "default"
 EVENT_TYPE = "bench.event"
 
 
-def endpoints(engine: Engine, url: str, count: int) -> list[str]:
-    """Create `count` endpoints for `url` (each with its own path); return their ids."""
-    guard = NetworkGuard((ipaddress.ip_network("127.0.0.0/8"),))
+def endpoints(engine: Engine, settings: Settings, url: str, count: int) -> list[str]:
+    """Create `count` endpoints for `url` (each with its own path); return their ids.
+
+    Sealed with the keys in `settings`, those the benchmark's processes run with.
+    """
+    guard = NetworkGuard(settings.allow_networks)
+    registry = Registry(UrlPolicy.from_settings(settings, guard), Keyring.from_settings(settings))
     with Session(engine) as session, session.begin():
         created = [
-            create_endpoint(session, guard, EndpointFields(url=f"{url}/{n}"), utcnow())
+            create_endpoint(session, registry, EndpointFields(url=f"{url}/{n}"), utcnow())
             for n in range(count)
         ]
         return [endpoint.id for endpoint in created]

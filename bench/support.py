@@ -18,6 +18,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from urllib.request import urlopen
 
 import redis
+from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, make_url, text
 
 from webhooks.config import normalize_database_url
@@ -151,10 +152,10 @@ def fast_receiver() -> Iterator[str]:
 
 
 def child_env(**settings: str) -> dict[str, str]:
-    """This environment without the project's settings, plus `settings`."""
+    """This environment without the project's settings, plus a sealing key and `settings`."""
     own = ("WEBHOOKS_", "DATABASE_URL", "REDIS_URL", "BROKER_URL")
     env = {name: value for name, value in os.environ.items() if not name.startswith(own)}
-    return {**env, **settings}
+    return {**env, "WEBHOOKS_ENCRYPTION_KEYS": Fernet.generate_key().decode(), **settings}
 
 
 @contextlib.contextmanager

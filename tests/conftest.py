@@ -21,6 +21,7 @@ from tests.support.faults import RedisServer
 from tests.support.processes import CeleryProcess, start_beat, start_worker
 from tests.support.rabbitmq import RabbitVhost
 from tests.support.receiver import Receiver
+from tests.support.resolver import resolve
 from webhooks.config import Settings, normalize_database_url
 from webhooks.db import make_engine
 from webhooks.migrate import upgrade
@@ -33,7 +34,18 @@ TEST_POSTGRES_URL = os.environ.get(
 )
 API_KEY = "test-key"
 TENANT_KEY = "acme-key"  # bound to tenant "acme"
-TABLES = ("attempts", "deliveries", "events", "endpoints")
+# The sealing key of every test (32 bytes, URL-safe base64, as Fernet.generate_key() prints).
+ENCRYPTION_KEY = "dGVzdC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy0tLS0="
+SECRET_KEY = "test-secret-key-that-signs-console-sessions"
+TABLES = (
+    "attempts",
+    "deliveries",
+    "events",
+    "endpoints",
+    "api_keys",
+    "event_types",
+    "portal_links",
+)
 
 
 @pytest.fixture(scope="session")
@@ -113,6 +125,8 @@ def env(database_url: str, redis_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "WEBHOOKS_API_KEYS": f"{API_KEY},{TENANT_KEY}:acme",
+        "WEBHOOKS_ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "WEBHOOKS_SECRET_KEY": SECRET_KEY,
         "WEBHOOKS_ALLOW_NETWORKS": "127.0.0.0/8,::1/128",
         "WEBHOOKS_RETRY_SCHEDULE": "0.3,0.3,0.3",
         "WEBHOOKS_DELIVERY_TIMEOUT_SECONDS": "2",
@@ -131,8 +145,8 @@ def settings(env: dict[str, str]) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
-    """The API, enqueueing to the real test Redis."""
-    app = create_app(settings)
+    """The API, enqueueing to the real test Redis; host names resolve from a table."""
+    app = create_app(settings, resolver=resolve)
     yield app
     app.extensions["webhooks"].engine.dispose()
 

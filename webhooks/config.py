@@ -1,5 +1,8 @@
 """Settings, read once from the environment and passed to everything else."""
 
+import base64
+import binascii
+import hmac
 import ipaddress
 import logging
 import os
@@ -8,10 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit, urlunsplit
 
+from webhooks.delivery.egress import EgressProxy
 from webhooks.errors import ConfigError
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 # The brokers the service supports, by URL scheme (Celery's "pyamqp" is its name for amqp).
 REDIS_SCHEMES = frozenset({"redis", "rediss"})
@@ -60,6 +65,18 @@ class Settings:
     # Optional traces and error reports; their packages come with `pip install webhooks[otel]`.
     otel_endpoint: str | None = None
     sentry_dsn: str | None = field(default=None, repr=False)
+    # Newest first: the first seals, every one unseals (so the key itself rotates).
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    allow_unresolved_hosts: bool = False
+    require_https: bool = False
+    # Signs console sessions, their CSRF tokens and portal links; without it there is no console.
+    # Unless set, it is derived from the newest encryption key (one secret less to manage).
+    secret_key: str | None = field(default=None, repr=False)
+    require_known_event_types: bool = False
+    portal_frame_ancestors: tuple[str, ...] = ()
+    portal_product_name: str = "Webhooks"
+    portal_accent_color: str = "#1d4ed8"
+    egress_proxy: EgressProxy | None = None
 
     @property
     def broker(self) -> str:
@@ -84,6 +101,7 @@ class Settings:
         env = os.environ if environ is None else environ
         reader = _Reader(env)
         defaults = cls()
+        encryption_keys = parse_encryption_keys(env.get("WEBHOOKS_ENCRYPTION_KEYS", ""))
         settings = cls(
             database_url=normalize_database_url(env.get("DATABASE_URL") or defaults.database_url),
             redis_url=env.get("REDIS_URL") or defaults.redis_url,
@@ -120,6 +138,15 @@ class Settings:
             # The names OpenTelemetry's and Sentry's own documentation use.
             otel_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
             sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
+            encryption_keys=encryption_keys,
+            allow_unresolved_hosts=reader.boolean("ALLOW_UNRESOLVED_HOSTS"),
+            require_https=reader.boolean("REQUIRE_HTTPS"),
+            secret_key=reader.secret("SECRET_KEY") or derived_secret_key(encryption_keys),
+            require_known_event_types=reader.boolean("REQUIRE_KNOWN_EVENT_TYPES"),
+            portal_frame_ancestors=reader.frame_ancestors("PORTAL_FRAME_ANCESTORS"),
+            portal_product_name=reader.text("PORTAL_PRODUCT_NAME", defaults.portal_product_name),
+            portal_accent_color=reader.color("PORTAL_ACCENT_COLOR", defaults.portal_accent_color),
+            egress_proxy=reader.egress_proxy("EGRESS_PROXY"),
         )
         settings.check()
         return settings
@@ -189,6 +216,15 @@ class _Reader:
             raise ConfigError(f"WEBHOOKS_{name} must list at least one number of seconds")
         return steps
 
+    def boolean(self, name: str) -> bool:
+        raw = self._raw(name)
+        if raw is None:
+            return False
+        value = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+        if raw.lower() not in value:
+            raise ConfigError(f"WEBHOOKS_{name} must be true or false, got {raw!r}")
+        return value[raw.lower()]
+
     def log_level(self, name: str, default: str) -> str:
         raw = self._raw(name)
         level = default if raw is None else raw.upper()
@@ -232,6 +268,49 @@ class _Reader:
             raise ConfigError(f"WEBHOOKS_{name} must be a TCP port (0 turns it off), got {value}")
         return value
 
+    def secret(self, name: str) -> str | None:
+        raw = self._raw(name)
+        if raw is not None and len(raw) < MIN_SECRET_KEY_LENGTH:
+            # Never echo it: it is a secret, even a bad one.
+            raise ConfigError(
+                f"WEBHOOKS_{name} must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return raw
+
+    def text(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        if raw is not None and (len(raw) > 64 or not raw.isprintable()):
+            raise ConfigError(f"WEBHOOKS_{name} must be at most 64 printable characters")
+        return default if raw is None else raw
+
+    def color(self, name: str, default: str) -> str:
+        raw = self._raw(name)
+        if raw is None:
+            return default
+        # Only a hex colour: the value goes into the page's style sheet.
+        if not re.fullmatch(r"#[0-9A-Fa-f]{6}", raw):
+            raise ConfigError(f"WEBHOOKS_{name} must be a colour like #1d4ed8, got {raw!r}")
+        return raw.lower()
+
+    def frame_ancestors(self, name: str) -> tuple[str, ...]:
+        raw = self._raw(name)
+        if raw is None:
+            return ()
+        sources = tuple(part for part in raw.replace(",", " ").split() if part)
+        for source in sources:
+            # Origins only (https://app.example.com, https://*.example.com): the value goes
+            # into a Content-Security-Policy header, where a stray ';' would add a directive.
+            if not re.fullmatch(r"https?://(\*\.)?[A-Za-z0-9.\-]+(:\d{1,5})?", source):
+                raise ConfigError(
+                    f"WEBHOOKS_{name}: {source!r} is not an origin like https://app.example.com"
+                )
+        return sources
+
+    def egress_proxy(self, name: str) -> EgressProxy | None:
+        raw = self._raw(name)
+        return None if raw is None else EgressProxy.from_url(raw)
+
     def networks(self, name: str) -> tuple[IPNetwork, ...]:
         raw = self._raw(name)
         if raw is None:
@@ -267,6 +346,35 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
         if not key or (tenant == "" and part.endswith(":")):
             raise ConfigError(f"WEBHOOKS_API_KEYS: entry {number} is not 'key' or 'key:tenant'")
         keys.append(ApiKey(key=key, tenant=tenant or None))
+    return tuple(keys)
+
+
+def derived_secret_key(encryption_keys: tuple[str, ...]) -> str | None:
+    """The console's signing key, derived from the newest encryption key (None without one)."""
+    if not encryption_keys:
+        return None
+    # A one-way derivation: what signs cookies can never be turned back into what seals secrets.
+    return hmac.new(encryption_keys[0].encode(), b"webhooks console sessions", "sha256").hexdigest()
+
+
+def parse_encryption_keys(raw: str) -> tuple[str, ...]:
+    """Parse `key,key,...` (newest first): each 32 random bytes in URL-safe base64."""
+    keys = []
+    for number, part in enumerate(raw.split(","), start=1):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            decoded = base64.urlsafe_b64decode(part.encode())
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            # Never echo the value: it is a key, or a typo of one.
+            raise ConfigError(
+                f"WEBHOOKS_ENCRYPTION_KEYS: entry {number} is not 32 bytes of URL-safe base64 "
+                "(make one with `webhooks generate-encryption-key`)"
+            )
+        keys.append(part)
     return tuple(keys)
 
 

@@ -1,8 +1,9 @@
 """Custom headers an endpoint sends with every attempt: which are allowed, how they are stored.
 
-The stored form is one JSON text column (`endpoints.headers`), written by `encode_headers`
-and read by `decode_headers` only: the values may be credentials for the receiver, so these
-two are where they get sealed at rest and unsealed. The audit trail never holds the values.
+The stored form is written by `encode_headers` and read by `decode_headers` only: the names
+in clear (`endpoints.header_names`, what the API shows), the whole map sealed
+(`endpoints.headers`), since the values may be credentials for the receiver. Neither the API
+nor the audit trail ever shows a value.
 """
 
 import json
@@ -10,6 +11,7 @@ import re
 from collections.abc import Mapping
 
 from webhooks.errors import FieldError, InvalidInput
+from webhooks.security.sealing import Keyring
 
 MAX_HEADERS = 20
 MAX_NAME_LENGTH = 256
@@ -80,20 +82,23 @@ def _value_problem(value: str) -> str | None:
     return None
 
 
-def encode_headers(headers: Mapping[str, str]) -> str | None:
-    """The stored form of an endpoint's headers (None when there are none)."""
-    return json.dumps(dict(headers), separators=(",", ":")) if headers else None
+def encode_headers(
+    headers: Mapping[str, str], keyring: Keyring
+) -> tuple[list[str] | None, str | None]:
+    """The stored form of an endpoint's headers: their names, and the map sealed (or Nones)."""
+    if not headers:
+        return None, None
+    return list(headers), keyring.seal(json.dumps(dict(headers), separators=(",", ":")))
 
 
-def decode_headers(stored: str | None) -> dict[str, str]:
-    """An endpoint's headers from their stored form."""
+def decode_headers(stored: str | None, keyring: Keyring) -> dict[str, str]:
+    """An endpoint's headers from their sealed form (the keyring caches what it unsealed)."""
     if not stored:
         return {}
-    decoded: dict[str, str] = json.loads(stored)
+    decoded: dict[str, str] = json.loads(keyring.unseal(stored))
     return decoded
 
 
-def sent_headers(sent: Mapping[str, str], custom: Mapping[str, str]) -> str:
-    """What an attempt's audit row keeps of the headers it sent: custom values masked."""
-    shown = {name: MASK if name in custom else value for name, value in sent.items()}
-    return json.dumps(shown, separators=(",", ":"))
+def shown_headers(names: list[str] | None) -> dict[str, str]:
+    """An endpoint's headers as the API shows them: names, values masked."""
+    return dict.fromkeys(names or (), MASK)

@@ -3,7 +3,6 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,13 +10,14 @@ from sqlalchemy.orm import Session
 from webhooks import operations
 from webhooks.delivery.outcome import DisabledReason, cancel_pending, disable
 from webhooks.endpoint_headers import check_headers, encode_headers
-from webhooks.errors import BlockedAddress, InvalidInput
+from webhooks.errors import InvalidInput
+from webhooks.health import attempt_outcomes
 from webhooks.ids import new_id
-from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES, Attempt, Delivery, Endpoint
-from webhooks.security.guard import NetworkGuard
-from webhooks.security.signing import generate_secret
-
-MAX_URL_LENGTH = 2048
+from webhooks.models import DELIVERY_STATUSES, Delivery, Endpoint
+from webhooks.security.credentials import has_credentials, redact
+from webhooks.security.sealing import Keyring
+from webhooks.security.signing import ED25519, HMAC_SHA256, new_secret, public_key, scheme_of
+from webhooks.security.urls import UrlPolicy
 
 
 @dataclass
@@ -28,6 +28,7 @@ class EndpointFields:
     event_types: list[str] | None = None
     tenant: str | None = None
     description: str | None = None
+    signature_scheme: str | None = None
     secret: str | None = None
     rate_limit: int | None = None
     metadata: dict[str, Any] | None = None
@@ -37,50 +38,42 @@ class EndpointFields:
     given: set[str] = field(default_factory=set)  # fields present in the request, even as null
 
 
-def check_url(url: str, guard: NetworkGuard) -> None:
-    """Refuse a URL that is not http(s), too long, or literally a blocked address."""
-    if len(url) > MAX_URL_LENGTH:
-        raise InvalidInput.field(("url",), f"at most {MAX_URL_LENGTH} characters")
-    if any(char.isspace() or not char.isprintable() for char in url):
-        # urlsplit drops tabs and newlines silently: the host it checks would not be the
-        # one stored. And PostgreSQL refuses NUL in text.
-        raise InvalidInput.field(("url",), "must not contain spaces or control characters")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a malformed port
-    except ValueError as exc:
-        raise InvalidInput.field(("url",), f"not a valid URL: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput.field(("url",), "must be an http or https URL with a host")
-    try:
-        guard.check_host(parts.hostname)
-    except BlockedAddress as exc:
-        raise InvalidInput.field(("url",), exc.detail) from None
+@dataclass(frozen=True)
+class Registry:
+    """What endpoint changes need besides the session: the URL policy and the keyring."""
+
+    urls: UrlPolicy
+    keyring: Keyring
 
 
 def create_endpoint(
-    session: Session, guard: NetworkGuard, fields: EndpointFields, now: datetime
+    session: Session, registry: Registry, fields: EndpointFields, now: datetime
 ) -> Endpoint:
-    """Store a new endpoint; its secret is generated when none is given."""
+    """Store a new endpoint; a secret of its signature scheme is generated when none is given."""
     assert fields.url is not None
-    check_url(fields.url, guard)
+    registry.urls.check(fields.url)
+    scheme = fields.signature_scheme or (scheme_of(fields.secret) if fields.secret else HMAC_SHA256)
+    if fields.secret is not None and scheme_of(fields.secret) != scheme:
+        raise InvalidInput.field(
+            ("secret",), f"a {scheme} endpoint's secret starts with {_PREFIX[scheme]!r}"
+        )
     endpoint = Endpoint(
         id=new_id("ep"),
         tenant=fields.tenant or "default",
-        url=fields.url,
         description=fields.description or "",
         event_types=fields.event_types or [],
-        secret=fields.secret or generate_secret(),
         enabled=True if fields.enabled is None else fields.enabled,
         disabled_reason=None if fields.enabled is not False else DisabledReason.MANUAL,
         rate_limit=fields.rate_limit,
         metadata_=fields.metadata or {},
-        headers_stored=encode_headers(check_headers(fields.headers or {})),
         send_traceparent=bool(fields.send_traceparent),
         failure_count=0,
         created_at=now,
         updated_at=now,
     )
+    _set_url(endpoint, fields.url, registry.keyring)
+    _set_secret(endpoint, fields.secret or new_secret(scheme), registry.keyring)
+    _set_headers(endpoint, fields.headers or {}, registry.keyring)
     session.add(endpoint)
     session.flush()
     return endpoint
@@ -88,7 +81,7 @@ def create_endpoint(
 
 def update_endpoint(
     session: Session,
-    guard: NetworkGuard,
+    registry: Registry,
     endpoint: Endpoint,
     fields: EndpointFields,
     now: datetime,
@@ -98,10 +91,15 @@ def update_endpoint(
 
     Enabling and disabling emit their operational events (webhooks/operations.py).
     """
+    if fields.tenant is not None and fields.tenant != endpoint.tenant:
+        # Its deliveries, attempts and secret belong to the tenant it was made in.
+        raise InvalidInput.field(("tenant",), TENANT_IS_FIXED)
     if fields.url is not None:
-        check_url(fields.url, guard)
-        endpoint.url = fields.url
-    for name in ("event_types", "tenant", "description", "secret"):
+        registry.urls.check(fields.url)
+        _set_url(endpoint, fields.url, registry.keyring)
+    if fields.secret is not None:
+        _set_secret(endpoint, fields.secret, registry.keyring)
+    for name in ("event_types", "description"):
         value = getattr(fields, name)
         if value is not None:
             setattr(endpoint, name, value)
@@ -110,7 +108,7 @@ def update_endpoint(
     if fields.metadata is not None:
         endpoint.metadata_ = fields.metadata
     if fields.headers is not None:
-        endpoint.headers_stored = encode_headers(check_headers(fields.headers))
+        _set_headers(endpoint, fields.headers, registry.keyring)
     if fields.send_traceparent is not None:
         endpoint.send_traceparent = fields.send_traceparent
     if fields.enabled is True and not endpoint.enabled:
@@ -129,6 +127,37 @@ def update_endpoint(
     return endpoint
 
 
+TENANT_IS_FIXED = (
+    "an endpoint stays in the tenant it was created in: create a new endpoint in the other "
+    "tenant and delete this one"
+)
+_PREFIX = {HMAC_SHA256: "whsec_", ED25519: "whsk_"}
+
+
+def _set_url(endpoint: Endpoint, url: str, keyring: Keyring) -> None:
+    """Store the URL as shown, and sealed in full when it carries credentials."""
+    endpoint.url = redact(url)
+    endpoint.sealed_url = keyring.seal(url) if has_credentials(url) else None
+
+
+def _set_headers(endpoint: Endpoint, headers: dict[str, str], keyring: Keyring) -> None:
+    endpoint.header_names, endpoint.headers_stored = encode_headers(check_headers(headers), keyring)
+
+
+def _set_secret(endpoint: Endpoint, secret: str, keyring: Keyring) -> None:
+    """Seal the secret; its kind sets the scheme (and the public key of an ed25519 one)."""
+    endpoint.signature_scheme = scheme_of(secret)
+    endpoint.secret = keyring.seal(secret)
+    endpoint.public_key = public_key(secret) if endpoint.signature_scheme == ED25519 else None
+
+
+def shared_secret(endpoint: Endpoint, keyring: Keyring) -> str | None:
+    """The secret a receiver verifies with: an HMAC endpoint's; None for an ed25519 one."""
+    if endpoint.signature_scheme == ED25519:
+        return None  # the private key never leaves the service; receivers get public_key
+    return keyring.unseal(endpoint.secret)
+
+
 def delete_endpoint(session: Session, endpoint: Endpoint, now: datetime) -> None:
     """Delete an endpoint: it vanishes from the API, its pending deliveries are cancelled."""
     endpoint.deleted_at = now
@@ -138,14 +167,15 @@ def delete_endpoint(session: Session, endpoint: Endpoint, now: datetime) -> None
     cancel_pending(session.connection(), endpoint.id, now)
 
 
-def rotate_secret(session: Session, endpoint: Endpoint, now: datetime, overlap: float) -> str:
-    """Replace the secret; the old one keeps signing beside it for `overlap` seconds."""
+def rotate_secret(
+    session: Session, keyring: Keyring, endpoint: Endpoint, now: datetime, overlap: float
+) -> None:
+    """Replace the secret (of the same scheme); the old one signs beside it for `overlap` s."""
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = now + timedelta(seconds=overlap)
-    endpoint.secret = generate_secret()
+    _set_secret(endpoint, new_secret(endpoint.signature_scheme), keyring)
     endpoint.updated_at = now
     session.flush()
-    return endpoint.secret
 
 
 def endpoint_stats(session: Session, endpoint: Endpoint, now: datetime) -> dict[str, Any]:
@@ -160,13 +190,7 @@ def endpoint_stats(session: Session, endpoint: Endpoint, now: datetime) -> dict[
         .group_by(Delivery.status)
     ):
         by_status[status] = number
-    by_outcome = dict.fromkeys(ATTEMPT_OUTCOMES, 0)
-    for outcome, number in session.execute(
-        select(Attempt.outcome, func.count())
-        .where(Attempt.endpoint_id == endpoint.id, Attempt.started_at >= since)
-        .group_by(Attempt.outcome)
-    ):
-        by_outcome[outcome] = number
+    by_outcome = attempt_outcomes(session, [endpoint.id], since)[endpoint.id]
     return {
         "endpoint_id": endpoint.id,
         "since": since,

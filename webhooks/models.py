@@ -1,4 +1,4 @@
-"""The tables: endpoints, events, deliveries and the attempts audit trail."""
+"""The tables: endpoints, events, deliveries, attempts (the audit), API keys, catalogue, portal."""
 
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from webhooks.endpoint_headers import decode_headers
+from webhooks.endpoint_headers import shown_headers
 
 PENDING, SUCCEEDED, FAILED, CANCELLED = "pending", "succeeded", "failed", "cancelled"
 DELIVERY_STATUSES = (PENDING, SUCCEEDED, FAILED, CANCELLED)
@@ -76,12 +76,19 @@ class Endpoint(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(128))
+    # As shown: a password in the URL is replaced by `***` (the real URL is in sealed_url).
     url: Mapped[str] = mapped_column(String(2048))
+    # The URL with its credentials, sealed; NULL when the URL has none (then `url` is it).
+    sealed_url: Mapped[str | None] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     event_types: Mapped[list[str]] = mapped_column(JsonValue, default=list)
-    secret: Mapped[str] = mapped_column(String(128))
+    # "hmac-sha256" (a whsec_ secret) or "ed25519" (a whsk_ signing key), sealed either way.
+    signature_scheme: Mapped[str] = mapped_column(String(16), default="hmac-sha256")
+    secret: Mapped[str] = mapped_column(Text)
+    # The whpk_ key that verifies an ed25519 endpoint's signatures; public, so in clear.
+    public_key: Mapped[str | None] = mapped_column(String(64))
     # During a rotation the old secret signs beside the new one until it expires.
-    previous_secret: Mapped[str | None] = mapped_column(String(128))
+    previous_secret: Mapped[str | None] = mapped_column(Text)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(32))
@@ -94,15 +101,17 @@ class Endpoint(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # Custom headers, in the form webhooks/endpoint_headers.py alone writes and reads.
+    # Custom headers, in the form webhooks/endpoint_headers.py alone writes and reads: their
+    # names in clear, the whole map sealed (the values may be the receiver's credentials).
+    header_names: Mapped[list[str] | None] = mapped_column(JSON)
     headers_stored: Mapped[str | None] = mapped_column("headers", Text)
     # Send the attempt's W3C `traceparent` header (when tracing is on).
     send_traceparent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def headers(self) -> dict[str, str]:
-        """The custom headers sent with every attempt."""
-        return decode_headers(self.headers_stored)
+        """The custom headers sent with every attempt, as shown: values masked."""
+        return shown_headers(self.header_names)
 
 
 class Event(Base):
@@ -158,6 +167,14 @@ class Delivery(Base):
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
         ),
+        # One tenant's backlog (the console's overview), from the index alone.
+        Index(
+            "ix_deliveries_pending_tenant",
+            "tenant",
+            "next_attempt_at",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -202,8 +219,51 @@ class Attempt(Base):
     request_headers: Mapped[str | None] = mapped_column(Text)
 
 
+class ApiKeyRecord(Base):
+    """An API key made at runtime; only its SHA-256 is stored, the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    tenant: Mapped[str | None] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventType(Base):
+    """An entry of the event-type catalogue: what a type means, its data's schema, an example."""
+
+    __tablename__ = "event_types"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # A JSON Schema for the event's `data`; events of this type that break it are refused.
+    schema: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    # What "send a test event" sends.
+    example: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PortalLink(Base):
+    """A one-time link into the console for one tenant; `used_at` is set when it is opened."""
+
+    __tablename__ = "portal_links"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # Core table handles for the hot paths, which skip the ORM's unit of work.
 endpoints_table = cast(Table, Endpoint.__table__)
 events_table = cast(Table, Event.__table__)
 deliveries_table = cast(Table, Delivery.__table__)
 attempts_table = cast(Table, Attempt.__table__)
+api_keys_table = cast(Table, ApiKeyRecord.__table__)

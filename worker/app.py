@@ -3,8 +3,10 @@
 from webhooks.config import Settings
 from worker.celery_config import make_celery
 from worker.observability import watch
+from worker.startup import check_keys_at_start
 from worker.tasks import register
 
 settings = Settings.from_env()
+check_keys_at_start(settings)
 app = make_celery(settings)
 watch(app, settings, register(app, settings))

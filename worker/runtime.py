@@ -29,7 +29,9 @@ class Runtime:
             pre_ping=False,
         )
         guard = NetworkGuard(settings.allow_networks)
-        sender = Sender(guard, settings.delivery_timeout_seconds, USER_AGENT)
+        sender = Sender(
+            guard, settings.delivery_timeout_seconds, USER_AGENT, proxy=settings.egress_proxy
+        )
         self.metrics = DeliveryMetrics.create()
         observe = AttemptObserver(self.metrics)
         self.deliverer = Deliverer(settings, self.engine, sender, observe=observe)

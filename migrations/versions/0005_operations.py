@@ -1,7 +1,7 @@
 """Operations: custom headers and traceparent per endpoint, attempts' headers, retention indexes.
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0001"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -20,6 +20,8 @@ FINISHED = sa.text("status <> 'pending'")
 
 def upgrade() -> None:
     with op.batch_alter_table("endpoints", schema=None) as batch_op:
+        # The names in clear (shown by the API), the whole map sealed (sent by the worker).
+        batch_op.add_column(sa.Column("header_names", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("headers", sa.Text(), nullable=True))
         batch_op.add_column(
             sa.Column("send_traceparent", sa.Boolean(), nullable=False, server_default=sa.false())
@@ -50,3 +52,4 @@ def downgrade() -> None:
     with op.batch_alter_table("endpoints", schema=None) as batch_op:
         batch_op.drop_column("send_traceparent")
         batch_op.drop_column("headers")
+        batch_op.drop_column("header_names")

@@ -61,7 +61,7 @@ def test_endpoints_and_events_from_the_command_line(cli: Any) -> None:
         )
     )  # fmt: skip
     assert created["secret"].startswith("whsec_")
-    assert created["headers"] == {"X-Api-Key": "k1"}
+    assert created["headers"] == {"X-Api-Key": "***"}
     endpoint_id = created["id"]
     table = ok(cli("endpoints", "create", "https://example.com/other"))
     assert "secret" in table and "whsec_" in table

@@ -171,6 +171,11 @@ def test_dev_runs_the_whole_service_and_ctrl_c_stops_it(
     spec = http.get(f"{api}/openapi.json", timeout=10)
     assert spec.status_code == 200
     assert "/v1/events" in spec.json()["paths"]
+    # The console is linked, and signs its sessions with a key derived from the kept one.
+    console = _banner_value(banner, "console")
+    assert console == f"{api}/console"
+    assert http.get(f"{console}/sign-in", timeout=10).status_code == 200
+    assert (dev.directory / ".webhooks-dev" / "encryption-key").is_file()
 
     # The README's two minutes with curl, against a real receiver: the worker and Redis run.
     http.headers["Authorization"] = f"Bearer {key}"

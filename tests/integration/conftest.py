@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
+from tests.support.rows import KEYRING
 from webhooks.delivery.ledger import Claim, Ledger, PostgresLedger, make_ledger
 from webhooks.delivery.outcome import RetrySchedule, Rules
 from webhooks.ids import new_id
@@ -38,7 +39,7 @@ def new_ledger(engine: Engine, build_ledger: LedgerFactory) -> LedgerFactory:
             disable_after=after,
             disable_after_failures=failures,
         )
-        ledger = build_ledger(engine, lease=LEASE, rules=rules)
+        ledger = build_ledger(engine, lease=LEASE, rules=rules, keyring=KEYRING)
         # Otherwise the "postgresql" runs would silently test the portable ledger twice.
         on_postgres = engine.dialect.name == "postgresql" and build_ledger is make_ledger
         assert isinstance(ledger, PostgresLedger) is on_postgres

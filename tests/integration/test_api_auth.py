@@ -28,6 +28,11 @@ V1_ROUTES = [
     ("get", "/v1/deliveries"),
     ("get", "/v1/endpoints/ep_01aaaaaaaaaaaaaaaaaaaaaaaa"),
     ("post", "/v1/deliveries/dlv_01aaaaaaaaaaaaaaaaaaaaaaaa/retry"),
+    ("get", "/v1/event-types"),
+    ("post", "/v1/event-types"),
+    ("patch", "/v1/event-types/invoice.paid"),
+    ("delete", "/v1/event-types/invoice.paid"),
+    ("post", "/v1/portal-sessions"),
 ]
 
 

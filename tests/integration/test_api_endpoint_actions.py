@@ -16,6 +16,7 @@ from tests.support.api import (
     send_event,
     set_row,
 )
+from tests.support.rows import KEYRING
 from webhooks.config import Settings
 from webhooks.times import utcnow
 
@@ -60,7 +61,11 @@ def test_secret_is_read_at_its_own_route(client: FlaskClient) -> None:
     created = create_endpoint(client)
     response = client.get(f"/v1/endpoints/{created['id']}/secret")
     assert response.status_code == 200
-    assert response.get_json() == {"secret": created["secret"]}
+    assert response.get_json() == {
+        "signature_scheme": "hmac-sha256",
+        "secret": created["secret"],
+        "public_key": None,
+    }
 
 
 def test_rotate_keeps_the_old_secret_for_the_overlap(
@@ -74,17 +79,19 @@ def test_rotate_keeps_the_old_secret_for_the_overlap(
 
     assert response.status_code == 200
     new = response.get_json()["secret"]
-    assert set(response.get_json()) == {"secret"}
+    assert response.get_json()["public_key"] is None
     assert new != created["secret"] and new.startswith("whsec_")
     assert 24 <= len(base64.b64decode(new[6:], validate=True)) <= 64
-    assert client.get(f"/v1/endpoints/{created['id']}/secret").get_json() == {"secret": new}
+    assert client.get(f"/v1/endpoints/{created['id']}/secret").get_json()["secret"] == new
     stored = row(engine, "endpoints", created["id"])
-    assert stored["previous_secret"] == created["secret"]
+    assert KEYRING.unseal(stored["previous_secret"]) == created["secret"]
     overlap = timedelta(seconds=settings.rotation_overlap_seconds)
     assert before + overlap <= stored["previous_secret_expires_at"] <= utcnow() + overlap
     # A second rotation retires the first secret and keeps the second beside the third.
     third = client.post(f"/v1/endpoints/{created['id']}/secret/rotate").get_json()["secret"]
-    assert row(engine, "endpoints", created["id"])["previous_secret"] == new != third
+    assert (
+        KEYRING.unseal(row(engine, "endpoints", created["id"])["previous_secret"]) == new != third
+    )
 
 
 def test_recover_requeues_only_this_endpoints_failures_since(

@@ -41,7 +41,7 @@ def test_patch_changes_any_creatable_field(client: FlaskClient) -> None:
     assert client.get(path).get_json() == body
     # The secret can be replaced too; an empty PATCH changes nothing.
     assert client.patch(path, json={"secret": SECRET}).status_code == 200
-    assert client.get(f"{path}/secret").get_json() == {"secret": SECRET}
+    assert client.get(f"{path}/secret").get_json()["secret"] == SECRET
     assert client.patch(path, json={}).get_json()["url"] == "https://example.org/new"
 
 
@@ -51,7 +51,7 @@ def test_patch_null_clears_only_the_rate_limit(client: FlaskClient) -> None:
     path = f"/v1/endpoints/{created['id']}"
 
     assert client.patch(path, json={"rate_limit": None}).get_json()["rate_limit"] is None
-    for name in ("url", "event_types", "tenant", "description", "secret", "metadata", "enabled"):
+    for name in ("url", "event_types", "description", "secret", "metadata", "enabled"):
         assert invalid(client.patch(path, json={name: None})) == [[name]], name
     for body, loc in [
         ({"url": "http://10.1.2.3/"}, ["url"]),
@@ -113,11 +113,30 @@ def test_disabling_cancels_pending_deliveries(client: FlaskClient, engine: Engin
     assert send_event(client).get_json()["deliveries"] == []
 
 
-def test_tenant_can_be_moved_with_an_unbound_key(app: Flask, client: FlaskClient) -> None:
-    """An unbound key may move an endpoint to another tenant; its events then fan out there."""
+def test_an_endpoint_stays_in_its_tenant(app: Flask, client: FlaskClient, engine: Engine) -> None:
+    """Moving an endpoint to another tenant is refused (422): each tenant's view stays its own.
+
+    A move would take the endpoint's past deliveries and attempts into the new tenant's
+    stats and recover (re-sending the old tenant's events), and its pending retries with them.
+    """
     created = create_endpoint(client, tenant="acme")
-    moved = client.patch(f"/v1/endpoints/{created['id']}", json={"tenant": "globex"})
-    assert moved.get_json()["tenant"] == "globex"
-    assert send_event(client, tenant="acme").get_json()["deliveries"] == []
-    assert len(send_event(client, tenant="globex").get_json()["deliveries"]) == 1
-    problem(keyed_client(app, TENANT_KEY).get(f"/v1/endpoints/{created['id']}"), 404)
+    old_event = send_event(client, tenant="acme").get_json()
+    (delivery,) = old_event["deliveries"]
+    set_row(engine, "deliveries", delivery["id"], status="failed", updated_at=utcnow())
+    path = f"/v1/endpoints/{created['id']}"
+    for key, body in [
+        (client, {"tenant": "globex"}),
+        (client, {"tenant": "acme"}),  # naming it at all: the field is not part of a PATCH
+        (keyed_client(app, TENANT_KEY), {"tenant": "globex", "description": "x"}),
+    ]:
+        refused = problem(key.patch(path, json=body), 422)
+        assert [e["loc"] for e in refused["errors"]] == [["tenant"]]
+        assert "stays in the tenant" in refused["errors"][0]["msg"]
+    # Both tenants' views after the attempt: acme's is whole, globex's is empty.
+    acme = keyed_client(app, TENANT_KEY)
+    assert acme.get(path).get_json()["tenant"] == "acme"
+    assert acme.get(f"{path}/stats").get_json()["deliveries"]["failed"] == 1
+    assert [d["id"] for d in acme.get("/v1/deliveries").get_json()["data"]] == [delivery["id"]]
+    assert client.get("/v1/endpoints?tenant=globex").get_json()["data"] == []
+    assert send_event(client, tenant="globex").get_json()["deliveries"] == []
+    assert len(send_event(client, tenant="acme").get_json()["deliveries"]) == 1

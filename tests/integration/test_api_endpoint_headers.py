@@ -1,4 +1,4 @@
-"""Custom headers per endpoint: shown, replaced, cleared; reserved or malformed ones refused."""
+"""Custom headers per endpoint: kept sealed, shown masked, replaced, cleared; bad ones refused."""
 
 import pytest
 from flask.testing import FlaskClient
@@ -10,18 +10,20 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def test_headers_are_kept_shown_replaced_and_cleared(client: FlaskClient, engine: Engine) -> None:
-    """Create with headers, see them, PATCH replaces the whole map, {} clears it."""
+    """Create with headers, see their names (values masked), PATCH replaces the map, {} clears."""
     created = create_endpoint(client, headers={"Authorization": "Bearer rk_1", "X-Tenant": "t1"})
-    assert created["headers"] == {"Authorization": "Bearer rk_1", "X-Tenant": "t1"}
+    assert created["headers"] == {"Authorization": "***", "X-Tenant": "***"}
     assert get_endpoint(client, created["id"])["headers"] == created["headers"]
-    # Stored in one column, in the one form webhooks/endpoint_headers.py writes.
-    assert row(engine, "endpoints", created["id"])["headers"].startswith("{")
+    # The values are sealed at rest: no row holds them in clear.
+    stored = row(engine, "endpoints", created["id"])
+    assert stored["headers"].startswith("sealed:")
+    assert "rk_1" not in str(stored) and "t1" not in str(stored["headers"])
 
     path = f"/v1/endpoints/{created['id']}"
     replaced = json_body(client.patch(path, json={"headers": {"X-Other": "2"}}))
-    assert replaced["headers"] == {"X-Other": "2"}
+    assert replaced["headers"] == {"X-Other": "***"}
     assert json_body(client.patch(path, json={"description": "kept"}))["headers"] == {
-        "X-Other": "2"
+        "X-Other": "***"
     }
     assert json_body(client.patch(path, json={"headers": {}}))["headers"] == {}
     assert row(engine, "endpoints", created["id"])["headers"] is None
@@ -61,4 +63,4 @@ def test_malformed_headers_get_422(client: FlaskClient) -> None:
         ["headers"]
     ]
     twenty = {f"X-H{n}": "v" for n in range(20)}
-    assert create_endpoint(client, headers=twenty)["headers"] == twenty
+    assert create_endpoint(client, headers=twenty)["headers"] == dict.fromkeys(twenty, "***")

@@ -38,6 +38,8 @@ def test_create_with_only_a_url_has_the_documented_defaults(client: FlaskClient)
         "disabled_reason": None,
         "rate_limit": None,
         "metadata": {},
+        "signature_scheme": "hmac-sha256",
+        "public_key": None,
     }
     assert {k: body[k] for k in expected} == expected
     assert re.fullmatch(RFC3339, body["created_at"]) and body["updated_at"] == body["created_at"]
@@ -63,7 +65,7 @@ def test_create_with_every_field(client: FlaskClient) -> None:
     assert {k: created[k] for k in fields} == fields
     fetched = client.get(f"/v1/endpoints/{created['id']}").get_json()
     assert fetched == {k: v for k, v in created.items() if k != "secret"}
-    assert client.get(f"/v1/endpoints/{created['id']}/secret").get_json() == {"secret": SECRET}
+    assert client.get(f"/v1/endpoints/{created['id']}/secret").get_json()["secret"] == SECRET
 
 
 def test_secret_never_appears_in_get_or_list(client: FlaskClient) -> None:

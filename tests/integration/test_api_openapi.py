@@ -31,6 +31,11 @@ ROUTES = {
     "/v1/deliveries/{delivery_id}": {"get"},
     "/v1/deliveries/{delivery_id}/attempts": {"get"},
     "/v1/deliveries/{delivery_id}/retry": {"post"},
+    "/v1/api-keys": {"get", "post"},
+    "/v1/api-keys/{key_id}": {"delete"},
+    "/v1/event-types": {"get", "post"},
+    "/v1/event-types/{name}": {"get", "patch", "delete"},
+    "/v1/portal-sessions": {"post"},
     "/healthz": {"get"},
     "/readyz": {"get"},
     "/metrics": {"get"},
@@ -72,8 +77,11 @@ def test_document_is_valid_openapi_3_1_with_every_route(app: Flask) -> None:
     validate(document)
     assert document["openapi"].startswith("3.1")
     assert {path: set(ops) for path, ops in document["paths"].items()} == ROUTES
+    operation_ids = [op["operationId"] for ops in document["paths"].values() for op in ops.values()]
+    assert len(set(operation_ids)) == len(operation_ids)
     for path, ops in document["paths"].items():
         for method, op in ops.items():
+            assert op["tags"] and re.fullmatch(r"[a-z_]+", op["operationId"]), (path, method)
             secured = op.get("security", document["security"]) != []
             assert secured == (path not in PUBLIC), (path, method)
             if secured:
@@ -85,6 +93,8 @@ def test_document_is_valid_openapi_3_1_with_every_route(app: Flask) -> None:
         re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule)
         for rule in app.url_map.iter_rules()
         if rule.endpoint not in ("static", "ops.openapi")
+        # The console's pages are HTML for browsers, not part of the API.
+        and not rule.endpoint.startswith(("console.", "portal."))
     }
     assert served == set(ROUTES)
 
@@ -126,6 +136,16 @@ def test_real_responses_match_the_documented_schemas(
         (f"{dlv}/retry", "post", f"/v1/deliveries/{delivery_id}/retry", None),
         ("/healthz", "get", "/healthz", None),
         ("/readyz", "get", "/readyz", None),
+        ("/v1/event-types", "post", "/v1/event-types", {"name": "a.b", "schema": ORDER}),
+        ("/v1/event-types", "get", "/v1/event-types?archived=true", None),
+        ("/v1/event-types/{name}", "get", "/v1/event-types/a.b", None),
+        ("/v1/event-types/{name}", "patch", "/v1/event-types/a.b", {"example": {"n": 1}}),
+        ("/v1/portal-sessions", "post", "/v1/portal-sessions", {"tenant": "acme"}),
+        ("/v1/event-types", "post", "/v1/event-types", {"name": "a.b"}),  # 409
+        ("/v1/event-types", "post", "/v1/event-types", {"name": "c", "schema": {"type": 5}}),
+        ("/v1/event-types/{name}", "patch", "/v1/event-types/a.b", {"example": {"n": "x"}}),
+        ("/v1/event-types/{name}", "delete", "/v1/event-types/a.b", None),
+        ("/v1/event-types/{name}", "get", "/v1/event-types/a.b", None),  # 404
         # Errors: problem documents, as documented for each route.
         ("/v1/endpoints", "post", "/v1/endpoints", {"url": "ftp://x"}),
         ("/v1/events", "post", "/v1/events", {"type": "a", "data": {}, "extra": 1}),
@@ -137,6 +157,8 @@ def test_real_responses_match_the_documented_schemas(
         _check(document, path, method, getattr(client, method)(real, json=body))
     _check(document, "/v1/events", "get", app.test_client().get("/v1/events"))  # 401
 
+
+ORDER = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 
 # Bodies whose validity the document can express, for each request schema.
 BODIES: dict[tuple[str, str], list[Any]] = {
@@ -177,6 +199,25 @@ BODIES: dict[tuple[str, str], list[Any]] = {
         {"type": "a", "data": {}, "x": 1},
         {"type": "a", "data": {}, "tenant": None},
     ],
+    ("/v1/portal-sessions", "post"): [
+        {"tenant": "acme"},
+        {"tenant": "acme", "ttl_seconds": 60},
+        {},
+        {"tenant": "a b"},
+        {"tenant": "acme", "ttl_seconds": 10},
+        {"tenant": "acme", "ttl_seconds": "60"},
+        {"tenant": "acme", "url": "x"},
+    ],
+    ("/v1/event-types/{name}", "patch"): [
+        {},
+        {"description": "d", "schema": None, "example": None},
+        {"schema": {"type": "object"}, "archived": False},
+        {"description": None},
+        {"archived": None},
+        {"archived": "no"},
+        {"schema": []},
+        {"name": "other"},
+    ],
     ("/v1/endpoints/{endpoint_id}/recover", "post"): [
         {"since": (utcnow() - timedelta(hours=1)).isoformat()},
         {},
@@ -191,13 +232,36 @@ def test_request_schemas_accept_exactly_what_the_api_accepts(client: FlaskClient
     """Each request body the document allows, the API takes; each it forbids, the API refuses."""
     document = client.get("/openapi.json").get_json()
     endpoint_id = create_endpoint(client)["id"]
+    assert client.post("/v1/event-types", json={"name": "invoice.paid"}).status_code == 201
     for (path, method), bodies in BODIES.items():
         media = document["paths"][path][method]["requestBody"]["content"]["application/json"]
         validator = _validator(document, media["schema"])
         for body in bodies:
-            real = path.replace("{endpoint_id}", endpoint_id)
+            real = path.replace("{endpoint_id}", endpoint_id).replace("{name}", "invoice.paid")
             response = getattr(client, method)(real, json=body)
             accepted = response.status_code < 400
             assert accepted == validator.is_valid(body), (path, body, response.get_json())
             if not accepted:
                 assert response.status_code == 422, (path, body)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_document_states_the_constraints_the_server_enforces(app: Flask) -> None:
+    """The replay's 200, the Idempotency-Key's bounds, the URL's shape, 403 for key management."""
+    document = app.test_client().get("/openapi.json").get_json()
+    send = document["paths"]["/v1/events"]["post"]
+    assert {"200", "202", "409"} <= set(send["responses"])
+    (header,) = [p for p in send["parameters"] if p["name"] == "Idempotency-Key"]
+    assert (header["schema"]["minLength"], header["schema"]["maxLength"]) == (1, 255)
+    schemas = document["components"]["schemas"]
+    url = schemas["EndpointCreate"]["properties"]["url"]
+    assert url["maxLength"] == 2048 and url["pattern"].startswith("^https?://")
+    assert "14 days" in schemas["RecoverIn"]["properties"]["since"]["description"]
+    for ops in (document["paths"]["/v1/api-keys"], document["paths"]["/v1/api-keys/{key_id}"]):
+        for op in ops.values():
+            assert "403" in op["responses"]
+    url_validator = Draft202012Validator(url)
+    for good in ("https://example.com/h?x=1", "http://u:p@[2001:db8::1]:8443/", "https://a.b."):
+        assert url_validator.is_valid(good), good
+    for bad in ("https://exa mple.com/", "ftp://x/", "https://x:0/", "https://x/\u00e9"):
+        assert not url_validator.is_valid(bad), bad

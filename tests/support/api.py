@@ -17,6 +17,7 @@ from werkzeug.test import TestResponse
 from api import create_app
 from tests.conftest import API_KEY, TENANT_KEY
 from tests.support import wait_until
+from tests.support.resolver import resolve
 from webhooks.config import Settings
 from webhooks.ids import new_id
 from webhooks.models import attempts_table, deliveries_table, endpoints_table, events_table
@@ -27,7 +28,8 @@ RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()  # a valid secret of 32 bytes
 ENDPOINT_FIELDS = {
     "id", "url", "event_types", "tenant", "description", "enabled", "disabled_reason",
-    "rate_limit", "metadata", "headers", "send_traceparent", "created_at", "updated_at",
+    "rate_limit", "metadata", "headers", "send_traceparent", "signature_scheme", "public_key",
+    "created_at", "updated_at",
 }  # fmt: skip
 DELIVERY_FIELDS = {
     "id", "event_id", "endpoint_id", "status", "attempt_count", "next_attempt_at",
@@ -55,7 +57,7 @@ def keyed_client(app: Flask, key: str | None) -> FlaskClient:
 @contextmanager
 def other_app(settings: Settings, **changes: Any) -> Iterator[Flask]:
     """An app built from `settings` with some of them changed; its engine is closed after."""
-    app = create_app(dataclasses.replace(settings, **changes))
+    app = create_app(dataclasses.replace(settings, **changes), resolver=resolve)
     try:
         yield app
     finally:

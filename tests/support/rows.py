@@ -5,24 +5,33 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, Table, insert, select
 
+from tests.conftest import ENCRYPTION_KEY
 from webhooks.ids import new_id
 from webhooks.models import PENDING, attempts_table, deliveries_table, endpoints_table, events_table
+from webhooks.security.sealing import Keyring
 
-URL = "https://hooks.example/in"
+URL = "https://hooks.example.com/in"
 SECRET = "whsec_" + "A" * 32
 TENANT = "acme"
+KEYRING = Keyring([ENCRYPTION_KEY])  # the keyring of the `env` fixture
 
 
 def add_endpoint(engine: Engine, now: datetime, **columns: Any) -> str:
-    """Insert an enabled endpoint created at `now`; `columns` override the defaults."""
+    """Insert an enabled endpoint created at `now`; `columns` override the defaults.
+
+    Secrets are given in clear and stored sealed, as the API stores them.
+    """
     endpoint_id = new_id("ep")
-    defaults = {
+    defaults: dict[str, Any] = {
         "id": endpoint_id,
         "tenant": TENANT,
         "url": URL,
-        "secret": SECRET,
+        "secret": KEYRING.seal(SECRET),
         "event_types": [],
     }
+    for name in ("secret", "previous_secret"):
+        if columns.get(name) is not None:
+            columns[name] = KEYRING.seal(columns[name])
     times = {"created_at": now, "updated_at": now}
     with engine.begin() as conn:
         conn.execute(insert(endpoints_table).values(defaults | times | columns))

@@ -201,3 +201,23 @@ def test_repr_of_settings_hides_the_broker_password() -> None:
     settings = Settings.from_env({"BROKER_URL": "amqps://hooks:mq-pass-789@mq:5671/"})
     assert "mq-pass-789" not in repr(settings)
     assert "mq:5671" in repr(settings)
+
+
+def test_egress_proxy_is_read_and_its_password_never_shown() -> None:
+    """WEBHOOKS_EGRESS_PROXY names the proxy; its credentials stay out of every repr."""
+    settings = Settings.from_env({"WEBHOOKS_EGRESS_PROXY": f"http://egress:{SECRET_KEY}@px:3128"})
+
+    assert settings.egress_proxy is not None
+    assert (settings.egress_proxy.host, settings.egress_proxy.port) == ("px", 3128)
+    assert SECRET_KEY not in repr(settings)
+    assert Settings.from_env({}).egress_proxy is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://px:3128", "px:3128", "http://px", "http://px:3128/path", "socks5://px:1080"],
+)
+def test_egress_proxy_must_be_http_host_and_port(value: str) -> None:
+    """Only a plain http://host:port proxy (CONNECT) is accepted; anything else stops start-up."""
+    with pytest.raises(ConfigError, match="WEBHOOKS_EGRESS_PROXY"):
+        Settings.from_env({"WEBHOOKS_EGRESS_PROXY": value})

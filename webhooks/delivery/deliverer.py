@@ -12,14 +12,14 @@ from sqlalchemy.exc import DBAPIError
 
 from webhooks.config import Settings
 from webhooks.db import is_unavailable
+from webhooks.delivery.headers import attempt_headers, recorded
 from webhooks.delivery.ledger import Claim, make_ledger
 from webhooks.delivery.outcome import AttemptRecord, Rules
 from webhooks.delivery.sender import Sender
-from webhooks.endpoint_headers import sent_headers
 from webhooks.models import PENDING
 from webhooks.observability.attempts import AttemptHook, AttemptObserver
 from webhooks.observability.tracing import inject_trace_context
-from webhooks.security.signing import webhook_headers
+from webhooks.security.sealing import Keyring
 from webhooks.times import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,10 @@ class Deliverer:
         self.observe = observe or AttemptObserver()
         self.rules = Rules.from_settings(settings)
         self.ledger = make_ledger(
-            engine, lease=timedelta(seconds=settings.lease_seconds), rules=self.rules
+            engine,
+            lease=timedelta(seconds=settings.lease_seconds),
+            rules=self.rules,
+            keyring=Keyring.from_settings(settings),
         )
 
     def deliver(self, delivery_id: str) -> float | None:
@@ -51,19 +54,14 @@ class Deliverer:
         if claim is None:
             return None
         started = self.clock()
-        headers = {
-            **claim.headers,
-            # Receivers' frameworks only parse JSON bodies that say so.
-            "content-type": "application/json",
-            **webhook_headers(
-                claim.secrets, claim.event_id, claim.payload, int(started.timestamp())
-            ),
-        }
+        headers = attempt_headers(
+            claim.secrets, claim.event_id, claim.payload, int(started.timestamp()), claim.headers
+        )
         if claim.traceparent:
             inject_trace_context(headers)
         response = self.sender.send(claim.url, headers, claim.payload)
         attempt = self.rules.judge(claim.run_attempt, started, response, self.clock())
-        attempt = replace(attempt, request_headers=sent_headers(headers, claim.headers))
+        attempt = replace(attempt, request_headers=recorded(headers, claim.headers))
         status = self.record(claim, attempt)
         self.observe(claim, attempt, status)
         if status == PENDING and attempt.next_attempt_at is not None and attempt.queued:

@@ -24,6 +24,7 @@ from webhooks.endpoint_headers import decode_headers
 from webhooks.ids import new_id
 from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED
 from webhooks.operations import deliveries_failed, failure_reason
+from webhooks.security.sealing import Keyring
 
 # Countdown tasks may run a little early on a worker whose clock runs ahead.
 CLOCK_SKEW = timedelta(seconds=1)
@@ -50,10 +51,11 @@ class Claim:
 class Ledger:
     """Claims and records on any database: two short transactions per attempt."""
 
-    def __init__(self, engine: Engine, *, lease: timedelta, rules: Rules) -> None:
+    def __init__(self, engine: Engine, *, lease: timedelta, rules: Rules, keyring: Keyring) -> None:
         self.engine = engine
         self.lease = lease
         self.rules = rules
+        self.keyring = keyring
 
     def claim(self, delivery_id: str, token: str, now: datetime) -> Claim | None:
         """Take the delivery if it is pending, due and unheld; None if another has it."""
@@ -109,10 +111,12 @@ class Ledger:
             # Disabled or deleted since this was queued: nothing may go out.
             conn.execute(RELEASE_UNSENDABLE, bind(delivery_id=delivery_id))
             return None
-        secrets = [target.secret]
+        # Sealed at rest; the keyring caches what it unsealed, so a claim rarely decrypts.
+        unseal = self.keyring.unseal
+        secrets = [unseal(target.secret)]
         expires = target.previous_secret_expires_at
         if target.previous_secret and expires is not None and expires > now:
-            secrets.append(target.previous_secret)
+            secrets.append(unseal(target.previous_secret))
         return Claim(
             delivery_id=delivery_id,
             token=token,
@@ -120,11 +124,11 @@ class Ledger:
             run_attempt=held.attempt_count - held.run_start,
             event_id=held.event_id,
             endpoint_id=held.endpoint_id,
-            url=target.url,
+            url=target.url if target.sealed_url is None else unseal(target.sealed_url),
             secrets=tuple(secrets),
             payload=bytes(target.payload),
             tenant=held.tenant,
-            headers=decode_headers(target.headers),
+            headers=decode_headers(target.headers, self.keyring),
             traceparent=target.send_traceparent,
         )
 
@@ -132,8 +136,8 @@ class Ledger:
 class PostgresLedger(Ledger):
     """One statement, in autocommit, for every claim and for every plain success."""
 
-    def __init__(self, engine: Engine, *, lease: timedelta, rules: Rules) -> None:
-        super().__init__(engine, lease=lease, rules=rules)
+    def __init__(self, engine: Engine, *, lease: timedelta, rules: Rules, keyring: Keyring) -> None:
+        super().__init__(engine, lease=lease, rules=rules, keyring=keyring)
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def claim(self, delivery_id: str, token: str, now: datetime) -> Claim | None:
@@ -162,10 +166,10 @@ class PostgresLedger(Ledger):
         return str(kept.status)
 
 
-def make_ledger(engine: Engine, *, lease: timedelta, rules: Rules) -> Ledger:
+def make_ledger(engine: Engine, *, lease: timedelta, rules: Rules, keyring: Keyring) -> Ledger:
     """The fastest ledger the database supports."""
     kind = PostgresLedger if engine.dialect.name == "postgresql" else Ledger
-    return kind(engine, lease=lease, rules=rules)
+    return kind(engine, lease=lease, rules=rules, keyring=keyring)
 
 
 def _state_change(claim: Claim, attempt: AttemptRecord, now: datetime) -> tuple[Any, ...]:

@@ -1,13 +1,15 @@
 """Sending again on an operator's word: one delivery now, or an endpoint's failures since a time."""
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from webhooks.errors import Conflict, InvalidInput
-from webhooks.models import FAILED, PENDING, Delivery, Endpoint
+from webhooks.lists import DeliveryFilter, deliveries_query
+from webhooks.models import DELIVERY_STATUSES, FAILED, PENDING, Delivery, Endpoint
 
 RECOVER_WINDOW = timedelta(days=14)
 RECOVER_BATCH = 500
@@ -70,6 +72,54 @@ def recover_endpoint(
             .order_by(Delivery.id)
         )
     )
+    _requeue(session, failed_ids, now, interval)
+    log.info(
+        "endpoint recovered",
+        extra={
+            "endpoint_id": endpoint.id,
+            "tenant": endpoint.tenant,
+            "since": since.isoformat(),
+            "requeued": len(failed_ids),
+        },
+    )
+    return len(failed_ids)
+
+
+def retry_failed(session: Session, where: DeliveryFilter, now: datetime, interval: float) -> int:
+    """Make every failed delivery of a filtered list due again (the last 14 days); how many.
+
+    Deliveries to a disabled or deleted endpoint are left as they are.
+    """
+    live = select(Endpoint.id).where(Endpoint.enabled, Endpoint.deleted_at.is_(None))
+    failed_ids = list(
+        session.scalars(
+            deliveries_query(replace(where, status=FAILED))
+            .with_only_columns(Delivery.id)
+            .where(Delivery.updated_at >= now - RECOVER_WINDOW, Delivery.endpoint_id.in_(live))
+            .order_by(Delivery.id)
+        )
+    )
+    _requeue(session, failed_ids, now, interval)
+    log.info("failed deliveries retried", extra={"requeued": len(failed_ids)})
+    return len(failed_ids)
+
+
+def retry_progress(session: Session, where: DeliveryFilter, started: datetime) -> dict[str, int]:
+    """Where the deliveries of a bulk retry begun at `started` stand now, by status."""
+    # Made before the retry and changed since: what the retry touched (and later attempts).
+    counts = dict.fromkeys(DELIVERY_STATUSES, 0)
+    for status, number in session.execute(
+        deliveries_query(replace(where, status=None))
+        .with_only_columns(Delivery.status, func.count())
+        .where(Delivery.created_at < started, Delivery.updated_at >= started)
+        .group_by(Delivery.status)
+    ):
+        counts[status] = number
+    return counts
+
+
+def _requeue(session: Session, failed_ids: list[str], now: datetime, interval: float) -> None:
+    """Make these failed deliveries due, a batch per scheduler pass so none is flooded."""
     for start in range(0, len(failed_ids), RECOVER_BATCH):
         batch = failed_ids[start : start + RECOVER_BATCH]
         due = now + timedelta(seconds=interval * (start // RECOVER_BATCH))
@@ -85,13 +135,3 @@ def recover_endpoint(
             )
             .execution_options(synchronize_session=False)
         )
-    log.info(
-        "endpoint recovered",
-        extra={
-            "endpoint_id": endpoint.id,
-            "tenant": endpoint.tenant,
-            "since": since.isoformat(),
-            "requeued": len(failed_ids),
-        },
-    )
-    return len(failed_ids)

@@ -1,30 +1,42 @@
-"""One HTTP attempt: pinned to the checked address, no redirects, bounded in time and size."""
+"""One HTTP attempt: pinned to the checked address, no redirects, bounded in time and size.
 
-import codecs
+urllib3's connections, used directly: one request, one answer, nothing followed or retried.
+"""
+
+import base64
+import functools
 import http.client
 import logging
 import ssl
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+import certifi
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from webhooks.config import hide_credentials
+from webhooks.delivery.answer import read_body, stored_body
+from webhooks.delivery.egress import EgressProxy
 from webhooks.delivery.outcome import AttemptError
+from webhooks.delivery.pinned import (
+    ConnectFailed,
+    Connection,
+    KeptAlive,
+    PinnedHTTPConnection,
+    PinnedHTTPSConnection,
+    Route,
+)
 from webhooks.delivery.watchdog import Deadline, Watchdog
 from webhooks.errors import BlockedAddress
-from webhooks.models import RESPONSE_BODY_LIMIT
-from webhooks.security.guard import IPAddress, NetworkGuard, ResolutionError, literal_address
+from webhooks.security.guard import NetworkGuard, ResolutionError
 
 log = logging.getLogger(__name__)
+
+# What a URL's path and query may keep as they are; anything else is percent-encoded (UTF-8).
+_PATH_SAFE = "/%!$&'()*+,;=:@-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
 
 
 @dataclass(frozen=True)
@@ -38,19 +50,57 @@ class Response:
     retry_after: str | None = None
 
 
+@dataclass(frozen=True)
+class Target:
+    """An endpoint URL taken apart for the request line and its headers."""
+
+    scheme: str
+    host: str  # ASCII: IDNA for a non-ASCII name
+    port: int
+    path: str  # path and query, as the request line carries them
+    host_header: str
+    authorization: str | None  # Basic, from `user:password@` in the URL
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_target(url: str) -> Target:
+    """Take an endpoint URL apart (cached: the same few URLs come back all the time)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host_header = parts.netloc.rpartition("@")[2]  # as written, without the credentials
+    if not host.isascii():
+        host = host.encode("idna").decode("ascii")  # UnicodeError: no such name
+        host_header = f"{host}:{parts.port}" if parts.port is not None else host
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    if parts.query:
+        path += "?" + quote(parts.query, safe=_QUERY_SAFE)
+    authorization = None
+    if parts.username is not None:
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        authorization = "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+    return Target(parts.scheme, host, port, path, host_header, authorization)
+
+
 class Sender:
-    """POST signed webhooks; one requests.Session per thread (a Session isn't thread-safe)."""
+    """POST signed webhooks; each thread keeps its own connections alive."""
 
     def __init__(
-        self, guard: NetworkGuard, timeout: float, user_agent: str, verify: bool | str = True
+        self,
+        guard: NetworkGuard,
+        timeout: float,
+        user_agent: str,
+        ca_bundle: str | None = None,
+        proxy: EgressProxy | None = None,
     ) -> None:
         self.guard = guard
         self.timeout = timeout
         self.user_agent = user_agent
-        self.verify = verify  # True: the system's CAs; a path: trust only that CA bundle
+        self.proxy = proxy
+        # The CAs trusted: certifi's bundle (as `requests` used), or only those of `ca_bundle`.
+        self.tls = ssl.create_default_context(cafile=ca_bundle or certifi.where())
         self.watchdog = Watchdog()
-        self._pool_classes = _watched_pool_classes(self.watchdog)
-        self._local = threading.local()
+        self.kept = KeptAlive()
 
     def send(self, url: str, headers: Mapping[str, str], body: bytes) -> Response:
         """Make one attempt; never raises for anything the receiver or network does."""
@@ -60,119 +110,128 @@ class Sender:
                 response = self._send(url, headers, body, deadline)
             except Exception as exc:  # every failure becomes an audited error
                 error = AttemptError.TIMEOUT if deadline.expired else _error_name(exc)
-                if error == AttemptError.CONNECTION_ERROR and not isinstance(
-                    exc, requests.ConnectionError
-                ):
+                if error is None:
                     log.warning(
                         "unexpected error sending to %s", hide_credentials(url), exc_info=True
                     )
+                    error = AttemptError.CONNECTION_ERROR
                 response = Response(None, None, error, 0.0)
         duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        if log.isEnabledFor(logging.DEBUG):
+            outcome = response.error or response.status_code
+            log.debug("POST %s: %s in %.1f ms", hide_credentials(url), outcome, duration_ms)
         return replace(response, duration_ms=duration_ms)
 
     def _send(
         self, url: str, headers: Mapping[str, str], body: bytes, deadline: Deadline
     ) -> Response:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        addresses = self.guard.resolve(host, port)
+        try:
+            target = parse_target(url)
+        except UnicodeError:
+            raise ResolutionError("the host name is not a valid name") from None
+        addresses = self.guard.resolve(target.host, target.port)
         request_headers = {
             **headers,
-            "host": parts.netloc.rpartition("@")[2],
+            "host": target.host_header,
             "user-agent": self.user_agent,
             # Compressed bodies would make the bounded read unbounded after decoding.
             "accept-encoding": "identity",
         }
-        auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
-        path = parts.path or "/"
+        if target.authorization is not None:
+            request_headers["authorization"] = target.authorization
         for index, address in enumerate(addresses):
-            pinned = urlunsplit((parts.scheme, f"{_netloc(address)}:{port}", path, parts.query, ""))
-            try:
-                reply = self._session().post(
-                    pinned,
-                    data=body,
-                    headers=request_headers,
-                    auth=auth,
-                    timeout=(self.timeout, self.timeout),
-                    allow_redirects=False,
-                    stream=True,
-                    verify=self.verify,
-                )
-            except requests.ConnectionError as exc:
-                # Another address of the same name may answer where this one refused.
-                if index + 1 < len(addresses) and _never_connected(exc):
-                    continue
-                raise
+            route = Route(target.scheme, target.host, target.port, address, self.proxy)
+            connection = self.kept.take(route)
+            if connection is not None:
+                connection.timeout = deadline.remaining
+                self.watchdog.watch(connection.sock)
+            else:
+                connection = self._connection(route, deadline.remaining)
+                try:
+                    connection.connect()
+                except ConnectFailed:
+                    connection.close()
+                    # Another address of the same name may answer where this one refused.
+                    if index + 1 < len(addresses):
+                        continue
+                    raise
+                except BaseException:
+                    connection.close()
+                    raise
+            return self._exchange(connection, route, target.path, request_headers, body, deadline)
+        raise ResolutionError(f"{target.host} has no address")
+
+    def _connection(self, route: Route, timeout: float) -> Connection:
+        if route.scheme == "https":
+            return PinnedHTTPSConnection(route, self.watchdog, timeout, self.tls)
+        return PinnedHTTPConnection(route, self.watchdog, timeout)
+
+    def _exchange(
+        self,
+        connection: Connection,
+        route: Route,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        deadline: Deadline,
+    ) -> Response:
+        """Send the request and read the whole answer; keep the connection if it may be."""
+        try:
+            connection.request(
+                "POST",
+                path,
+                body=body,
+                headers=headers,
+                preload_content=False,
+                decode_content=False,
+            )
+            reply = connection.getresponse()
             if deadline.expired:
                 # The watchdog cut the socket while headers were still arriving, and
                 # http.client takes a header block cut short for a complete one: no answer.
-                reply.close()
                 raise TimeoutError("the response headers did not arrive in time")
-            return _read(reply)
-        raise ResolutionError(f"{host} has no address")
-
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = _NoRedirectSession()
-            session.trust_env = False  # no proxies or .netrc from the environment
-            adapter = _PinnedAdapter(self._pool_classes, pool_connections=64, pool_maxsize=4)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._local.session = session
-        return session
-
-
-class _NoRedirectSession(requests.Session):
-    """A Session that sees no redirects at all.
-
-    Even with allow_redirects=False, requests reads a redirect's whole body into memory
-    (to prepare `Response.next`): an endless body there would grow without bound.
-    """
-
-    def get_redirect_target(self, resp: requests.Response) -> None:
-        return None
+            answer = read_body(reply)
+            if deadline.expired:
+                # A body cut by the watchdog can look ended (one read until the socket
+                # closes): a body that did not end in time is no answer.
+                raise TimeoutError("the response body did not end in time")
+        except BaseException:
+            connection.close()
+            raise
+        # http.client drops the socket of an answer that closes the connection; a body left
+        # unread past the limit leaves the connection unusable.
+        if answer.ended and connection.sock is not None:
+            self.kept.give_back(route, connection)
+        else:
+            connection.close()
+        status = reply.status
+        error = AttemptError.REDIRECT_NOT_FOLLOWED if 300 <= status < 400 else None
+        return Response(status, stored_body(answer), error, 0.0, reply.headers.get("retry-after"))
 
 
-def _read(reply: requests.Response) -> Response:
-    """Read at most the stored part of the body, then let go of the connection."""
-    try:
-        # A full read releases the connection for keep-alive; a partial one closes it.
-        data = reply.raw.read(RESPONSE_BODY_LIMIT)
-    except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException):
-        data = b""  # the status line already counts; a broken body doesn't undo it
-    finally:
-        reply.close()
-    # Not final: a character cut in half by the limit is dropped, so the text stays within it.
-    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data).replace("\x00", "\ufffd")
-    status = reply.status_code
-    error = AttemptError.REDIRECT_NOT_FOLLOWED if 300 <= status < 400 else None
-    return Response(status, text, error, 0.0, reply.headers.get("retry-after"))
-
-
-def _error_name(exc: BaseException) -> AttemptError:
-    """Name a failure for the audit table."""
+def _error_name(exc: BaseException) -> AttemptError | None:
+    """Name a failure for the audit table; None for one nobody expected."""
     if isinstance(exc, BlockedAddress):
         return AttemptError.BLOCKED_ADDRESS
     if isinstance(exc, ResolutionError):
         return AttemptError.DNS_ERROR
-    if isinstance(exc, requests.Timeout):
-        return AttemptError.TIMEOUT
     causes = _causes(exc)
-    if any(isinstance(c, ssl.SSLError | urllib3.exceptions.SSLError) for c in causes):
+    if any(isinstance(c, TimeoutError) for c in causes):
+        return AttemptError.TIMEOUT
+    if any(isinstance(c, ssl.SSLError | CertificateError) for c in causes):
         return AttemptError.TLS_ERROR
-    if any(isinstance(c, http.client.RemoteDisconnected | ConnectionError) for c in causes):
+    if any(isinstance(c, http.client.IncompleteRead | ConnectionError) for c in causes):
+        # Refused, reset, or closed before the answer (or its body) was complete.
         return AttemptError.CONNECTION_ERROR
     if any(isinstance(c, http.client.HTTPException) for c in causes):
-        return (
-            AttemptError.INVALID_RESPONSE
-        )  # a bad status line, oversized headers: not HTTP we can read
-    return AttemptError.CONNECTION_ERROR
+        return AttemptError.INVALID_RESPONSE  # a bad status line, oversized headers...
+    if any(isinstance(c, OSError) for c in causes):
+        return AttemptError.CONNECTION_ERROR
+    return None
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
-    """Return an exception and everything it wraps (requests nests urllib3 nests stdlib)."""
+    """Return an exception and everything it wraps (urllib3 wraps http.client wraps OSError)."""
     found: list[BaseException] = []
     todo: list[BaseException] = [exc]
     while todo:
@@ -181,75 +240,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
             continue
         found.append(current)
         todo.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        for inner in (getattr(current, "reason", None), current.__cause__, current.__context__):
+        for inner in (current.__cause__, current.__context__):
             if isinstance(inner, BaseException):
                 todo.append(inner)
     return found
-
-
-def _never_connected(exc: requests.ConnectionError) -> bool:
-    return any(
-        isinstance(
-            c, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
-        )
-        for c in _causes(exc)
-    )
-
-
-def _netloc(address: IPAddress) -> str:
-    return f"[{address}]" if address.version == 6 else str(address)
-
-
-class _PinnedAdapter(HTTPAdapter):
-    """Connect to the address the guard checked while TLS still verifies the real host name."""
-
-    def __init__(self, pool_classes: dict[str, type[HTTPConnectionPool]], **kwargs: Any) -> None:
-        self._pool_classes = pool_classes
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._pool_classes
-
-    def build_connection_pool_key_attributes(  # type: ignore[override]
-        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        host_params, ssl_kwargs = super().build_connection_pool_key_attributes(
-            request, verify, cert
-        )
-        pool_kwargs: dict[str, Any] = dict(ssl_kwargs)
-        server_name = urllib3.util.parse_url(f"//{request.headers['host']}").host or ""
-        server_name = server_name.strip("[]")
-        if host_params["scheme"] == "https" and literal_address(server_name) is None:
-            # Part of the pool key too, so that two names on one address never share a socket.
-            pool_kwargs["server_hostname"] = server_name
-            pool_kwargs["assert_hostname"] = server_name
-        return dict(host_params), pool_kwargs
-
-
-class _WatchedConnection:
-    """Report every socket to the watchdog: new ones as they open, pooled ones as reused."""
-
-    watchdog: Watchdog
-    sock: Any
-
-    def _new_conn(self) -> Any:
-        sock = super()._new_conn()  # type: ignore[misc]
-        self.watchdog.watch(sock)
-        return sock
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        if self.sock is not None:
-            self.watchdog.watch(self.sock)
-        super().request(*args, **kwargs)  # type: ignore[misc]
-
-
-def _watched_pool_classes(watchdog: Watchdog) -> dict[str, type[HTTPConnectionPool]]:
-    """Build connection pool classes whose connections report to `watchdog`."""
-    attrs = {"watchdog": watchdog}
-    http_conn = type("WatchedHTTPConnection", (_WatchedConnection, HTTPConnection), attrs)
-    https_conn = type("WatchedHTTPSConnection", (_WatchedConnection, HTTPSConnection), attrs)
-    return {
-        "http": type("WatchedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn}),
-        "https": type("WatchedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn}),
-    }

@@ -58,6 +58,7 @@ _HELD = (
 )
 _TARGET = (
     endpoints.c.url,
+    endpoints.c.sealed_url,
     endpoints.c.secret,
     endpoints.c.previous_secret,
     endpoints.c.previous_secret_expires_at,

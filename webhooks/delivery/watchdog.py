@@ -1,4 +1,4 @@
-"""A total deadline for blocking socket work, which requests' per-read timeouts don't give."""
+"""A total deadline for blocking socket work, which per-operation socket timeouts don't give."""
 
 import contextlib
 import socket
@@ -16,6 +16,11 @@ class Deadline:
     at: float
     sockets: list[socket.socket] = field(default_factory=list)
     expired: bool = False
+
+    @property
+    def remaining(self) -> float:
+        """Seconds left, never zero (a zero socket timeout would mean non-blocking)."""
+        return max(self.at - time.monotonic(), 0.001)
 
 
 class Watchdog:

@@ -41,6 +41,7 @@ _SUBSCRIBERS = (
     )
     .order_by(endpoints.c.id)
 )
+_ONE_SUBSCRIBER = _SUBSCRIBERS.where(endpoints.c.id == bindparam("endpoint_id"))
 # PostgreSQL: the event and all its deliveries in one statement, so one round trip and no
 # BEGIN or COMMIT of their own (a statement is atomic). The deliveries come as two arrays
 # (ids, endpoint ids): one parameter each however many endpoints subscribe. The foreign key
@@ -111,20 +112,28 @@ def publish(
     data: dict[str, Any],
     now: datetime,
     idempotency_key: str | None = None,
+    endpoint_id: str | None = None,
 ) -> Published:
-    """Store the event and its deliveries in one transaction, or return the earlier one."""
+    """Store the event and its deliveries in one transaction, or return the earlier one.
+
+    With `endpoint_id` (a test event) only that endpoint of the tenant may receive it.
+    """
     if idempotency_key is None and engine.dialect.name == "postgresql":
-        return _publish_postgres(engine, tenant, event_type, data, now)
+        return _publish_postgres(engine, tenant, event_type, data, now, endpoint_id)
     fingerprint = request_hash(event_type, tenant, data) if idempotency_key else None
     try:
         with engine.begin() as conn:
-            return _publish(conn, tenant, event_type, data, now, idempotency_key, fingerprint)
+            return _publish(
+                conn, tenant, event_type, data, now, idempotency_key, fingerprint, endpoint_id
+            )
     except IntegrityError:
         if idempotency_key is None:
             raise
         # Two requests raced with one key: the other committed first, so answer as it did.
         with engine.begin() as conn:
-            return _publish(conn, tenant, event_type, data, now, idempotency_key, fingerprint)
+            return _publish(
+                conn, tenant, event_type, data, now, idempotency_key, fingerprint, endpoint_id
+            )
 
 
 def _publish(
@@ -135,6 +144,7 @@ def _publish(
     now: datetime,
     idempotency_key: str | None,
     fingerprint: str | None,
+    endpoint_id: str | None = None,
 ) -> Published:
     # Core statements, not the ORM's unit of work: this runs once per event received.
     if idempotency_key is not None:
@@ -168,6 +178,7 @@ def _publish(
         now,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
+        endpoint_id=endpoint_id,
     )
 
 
@@ -181,11 +192,12 @@ def store_event(
     idempotency_key: str | None = None,
     fingerprint: str | None = None,
     queued: bool = True,
+    endpoint_id: str | None = None,
 ) -> Published:
     """Insert an event and its deliveries within the caller's transaction.
 
     `queued`: the caller enqueues the deliveries right after commit; otherwise they are
-    left due for the scheduler's next pass.
+    left due for the scheduler's next pass. `endpoint_id`: only that endpoint may receive it.
     """
     event = StoredEvent(new_id("evt"), event_type, tenant, now)
     conn.execute(
@@ -199,7 +211,7 @@ def store_event(
             created_at=now,
         )
     )
-    created = _new_deliveries(conn, tenant, event_type)
+    created = _new_deliveries(conn, tenant, event_type, endpoint_id)
     if created:
         conn.execute(
             insert(deliveries),
@@ -226,7 +238,12 @@ def store_event(
 
 
 def _publish_postgres(
-    engine: Engine, tenant: str, event_type: str, data: dict[str, Any], now: datetime
+    engine: Engine,
+    tenant: str,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+    endpoint_id: str | None,
 ) -> Published:
     """Two statements in autocommit: read the subscribers, then store everything at once."""
     with engine.connect() as pooled:
@@ -234,7 +251,7 @@ def _publish_postgres(
         # to build than both statements cost to run.
         conn = pooled.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            created = _new_deliveries(conn, tenant, event_type)
+            created = _new_deliveries(conn, tenant, event_type, endpoint_id)
         except DBAPIError as exc:
             # The API's pool does not ping each connection before use (a round trip per
             # event): one that died with a database restart fails here, having written
@@ -242,7 +259,7 @@ def _publish_postgres(
             if not is_unavailable(exc):
                 raise
             conn.rollback()
-            created = _new_deliveries(conn, tenant, event_type)
+            created = _new_deliveries(conn, tenant, event_type, endpoint_id)
         event = StoredEvent(new_id("evt"), event_type, tenant, now)
         conn.execute(
             _STORE_POSTGRES,
@@ -260,9 +277,14 @@ def _publish_postgres(
     return Published(event, created)
 
 
-def _new_deliveries(conn: Connection, tenant: str, event_type: str) -> list[StoredDelivery]:
-    """A new delivery for each of the tenant's endpoints that wants `event_type`."""
-    subscribers = conn.execute(_SUBSCRIBERS, {"tenant": tenant})
+def _new_deliveries(
+    conn: Connection, tenant: str, event_type: str, endpoint_id: str | None = None
+) -> list[StoredDelivery]:
+    """A new delivery for each of the tenant's endpoints (or just `endpoint_id`) that wants it."""
+    if endpoint_id is None:
+        subscribers = conn.execute(_SUBSCRIBERS, {"tenant": tenant})
+    else:
+        subscribers = conn.execute(_ONE_SUBSCRIBER, {"tenant": tenant, "endpoint_id": endpoint_id})
     return [
         StoredDelivery(new_id("dlv"), endpoint.id)
         for endpoint in subscribers

@@ -1,8 +1,14 @@
-"""Network guard: which addresses a webhook may reach, checked where the connection is made."""
+"""Network guard: which addresses a webhook may reach, checked where the connection is made.
+
+`NetworkGuard.resolve` looks a name up once and checks every address; the sender then connects
+to one of those addresses and nothing else (webhooks/delivery/pinned.py), never looking the
+name up again.
+"""
 
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from webhooks.errors import BlockedAddress
 
@@ -24,6 +30,8 @@ _IPV4_IN_LOW_BITS = (
     ipaddress.ip_network("::ffff:0:0:0/96"),
 )
 _LOCAL_NAMES = ("localhost", "localhost.localdomain")
+# socket.getaddrinfo's shape: tests hand in one that answers from a table.
+Resolver = Callable[..., list[tuple[Any, ...]]]
 
 
 class ResolutionError(Exception):
@@ -33,8 +41,9 @@ class ResolutionError(Exception):
 class NetworkGuard:
     """Decide which addresses are reachable: public ones, plus the ranges explicitly allowed."""
 
-    def __init__(self, allow: Iterable[IPNetwork] = ()) -> None:
+    def __init__(self, allow: Iterable[IPNetwork] = (), resolver: Resolver | None = None) -> None:
         self.allow = tuple(allow)
+        self.resolver = resolver
 
     def is_allowed(self, ip: IPAddress) -> bool:
         """Return whether a connection to `ip` is permitted."""
@@ -66,7 +75,8 @@ class NetworkGuard:
     def resolve(self, host: str, port: int) -> list[IPAddress]:
         """Resolve `host` and return its addresses, refusing the lot if any one is blocked."""
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            resolver = socket.getaddrinfo if self.resolver is None else self.resolver
+            infos = resolver(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             raise ResolutionError(f"{host} did not resolve: {exc}") from None
         addresses: list[IPAddress] = []

@@ -11,15 +11,18 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
 import click
 import redis
+from cryptography.fernet import Fernet
 
 from webhooks.config import Settings, hide_credentials, parse_api_keys
 from webhooks.errors import ConfigError
 from webhooks.migrate import upgrade
+from webhooks.security.sealing import Keyring
 from webhooks.tools.cli.failures import reaching_database
 from webhooks.tools.devlogs import ChildLogs
 
@@ -43,14 +46,16 @@ def run(port: int, flower_port: int, quiet: bool = False) -> int:
     """
     STATE_DIR.mkdir(exist_ok=True)
     env = dict(os.environ)
-    if not env.get("WEBHOOKS_API_KEYS", "").strip():
-        env["WEBHOOKS_API_KEYS"] = _dev_api_key()
+    for variable, name, make in KEPT:
+        if not env.get(variable, "").strip():
+            env[variable] = _kept(name, make)
     # Local receivers are the point of a dev setup; production keeps private networks blocked.
     env.setdefault("WEBHOOKS_ALLOW_NETWORKS", DEV_NETWORKS)
     env.setdefault("WEBHOOKS_WORKER_CONCURRENCY", "16")
     env.setdefault("WEBHOOKS_LOG_FORMAT", "text")
     try:
         settings = Settings.from_env(env)
+        keyring = Keyring.from_settings(settings)
     except ConfigError as exc:
         raise click.ClickException(exc.detail) from None
     for name, wanted in (("API", port), ("Flower", flower_port)):
@@ -74,7 +79,7 @@ def run(port: int, flower_port: int, quiet: bool = False) -> int:
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
             _wait_for_redis(env["REDIS_URL"])
         with reaching_database(settings.database_url):
-            upgrade(settings.database_url)
+            upgrade(settings.database_url, keyring=keyring)
         for name, command in _commands(port, flower_port).items():
             child = _start(command, _child_env(name, env))
             children.append((name, child))
@@ -103,8 +108,10 @@ def _commands(port: int, flower_port: int) -> dict[str, list[str]]:
     return {
         name: shlex.split(line)
         for name, line in {
-            # The API logs one line per request itself: no access log.
+            # The production web server (Procfile), on loopback. The API logs one line per
+            # request itself: no access log.
             "api": python + f"gunicorn --bind 127.0.0.1:{port} --workers 2 --threads 4"
+            " --worker-class api.server.BufferedWorker"
             # No control socket: gunicorn's default one is shared by every gunicorn of
             # the user, in the home directory, and a second one would take it over.
             " --graceful-timeout 5 --no-control-socket 'api:create_app()'",
@@ -137,13 +144,24 @@ def _child_env(name: str, env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def _dev_api_key() -> str:
-    """Keep one generated key across runs, so the README's curl lines keep working."""
-    path = STATE_DIR / "api-key"
+def _kept(name: str, make: Callable[[], str]) -> str:
+    """A value made once and kept in the state folder, so it is the same on every run.
+
+    The API key keeps the README's curl lines working, the encryption key keeps what it
+    sealed readable (and console sessions, signed with a key derived from it, valid).
+    """
+    path = STATE_DIR / name
     if not path.exists():
-        path.write_text(f"dev_{secrets.token_urlsafe(24)}\n")
+        path.write_text(make() + "\n")
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+# Made on first run when the environment does not set them: variable, file, how to make one.
+KEPT = (
+    ("WEBHOOKS_API_KEYS", "api-key", lambda: f"dev_{secrets.token_urlsafe(24)}"),
+    ("WEBHOOKS_ENCRYPTION_KEYS", "encryption-key", lambda: Fernet.generate_key().decode()),
+)
 
 
 def port_is_free(port: int) -> bool:
@@ -245,6 +263,7 @@ def _banner(port: int, flower_port: int, env: dict[str, str], settings: Settings
                 "webhooks is running (Ctrl-C stops everything)",
                 f"  API        http://127.0.0.1:{port}   (OpenAPI: /openapi.json)",
                 f"  API key    {api_key}",
+                f"  console    http://127.0.0.1:{port}/console   (sign in with the API key)",
                 f"  Flower     http://127.0.0.1:{flower_port}",
                 f"  database   {hide_credentials(settings.database_url)}",
                 # The Redis this command started, if it had to, else the one configured.

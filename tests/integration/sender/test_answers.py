@@ -1,11 +1,13 @@
 """One HTTP attempt against real servers on 127.0.0.1: what the audit table would record."""
 
+import base64
 import socket
 
 import pytest
 
 from tests.integration.sender import BODY
 from tests.support.receiver import Receiver, Reply
+from webhooks.delivery.answer import BINARY_MARKER
 from webhooks.delivery.sender import Sender
 from webhooks.models import RESPONSE_BODY_LIMIT
 
@@ -76,12 +78,44 @@ def test_utf8_body_cut_mid_character_stays_within_the_limit(
 
 
 def test_nul_byte_in_body_is_stored_safely(sender: Sender, receiver: Receiver, hook: str) -> None:
-    """A NUL (which PostgreSQL text cannot hold) is replaced; the rest of the body stays."""
-    receiver.script(hook, Reply(200, b"ok\x00then\xffmore"))
+    """A NUL (which PostgreSQL text cannot hold) makes the body binary: stored as base64, whole."""
+    receiver.script(hook, Reply(200, b"ok\x00then more"))
     response = sender.send(receiver.url(hook), HEADERS, BODY)
 
     assert response.status_code == 200
-    assert response.body == "ok\ufffdthen\ufffdmore"
+    assert response.body == BINARY_MARKER + base64.b64encode(b"ok\x00then more").decode()
+
+
+def test_binary_body_is_stored_as_base64_within_the_limit(
+    sender: Sender, receiver: Receiver, hook: str
+) -> None:
+    """A body that is not UTF-8 is kept as `base64:` and its first bytes, in 4096 bytes at most."""
+    body = bytes(range(256)) * 40  # 10240 bytes, not UTF-8
+    receiver.script(hook, Reply(200, body))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+
+    assert response.status_code == 200
+    assert response.body is not None and response.body.startswith(BINARY_MARKER)
+    assert len(response.body.encode()) <= RESPONSE_BODY_LIMIT
+    kept = base64.b64decode(response.body.removeprefix(BINARY_MARKER))
+    assert body.startswith(kept)
+    assert len(kept) >= 3000  # as much as fits, not a token sample
+
+
+def test_latin1_text_is_binary_not_mangled(sender: Sender, receiver: Receiver, hook: str) -> None:
+    """Bytes that are not UTF-8 are never replaced with U+FFFD: base64 keeps every one."""
+    receiver.script(hook, Reply(200, "refusé".encode("latin-1")))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+    assert response.body == BINARY_MARKER + base64.b64encode("refusé".encode("latin-1")).decode()
+
+
+def test_text_that_looks_like_the_marker_is_not_taken_for_binary(
+    sender: Sender, receiver: Receiver, hook: str
+) -> None:
+    """A text body beginning with `base64:` is stored encoded: a stored marker is never text."""
+    receiver.script(hook, Reply(200, b"base64:aGk="))
+    response = sender.send(receiver.url(hook), HEADERS, BODY)
+    assert response.body == BINARY_MARKER + base64.b64encode(b"base64:aGk=").decode()
 
 
 def test_connection_refused_is_connection_error(sender: Sender) -> None:

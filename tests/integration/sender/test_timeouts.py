@@ -83,6 +83,51 @@ def test_redirect_with_endless_body_is_cut_at_the_limit(sender: Sender) -> None:
     assert len(server.requests) == 1
 
 
+def _drip_body(server: RawServer, conn: socket.socket, chunked: bool) -> None:
+    read_request(server, conn)
+    if chunked:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    else:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n")
+    for _ in range(15):  # one byte every 0.2 s: 3 s in all, three times the timeout
+        if server.closed.wait(0.2):
+            return
+        conn.sendall(b"1\r\nx\r\n" if chunked else b"x")
+    if chunked:
+        conn.sendall(b"0\r\n\r\n")
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_body_dripped_past_the_timeout_is_a_timeout(sender: Sender, chunked: bool) -> None:
+    """A 200 whose body is still arriving at the deadline is no answer: timeout, not success."""
+    server = RawServer(lambda server, conn: _drip_body(server, conn, chunked))
+    try:
+        response, took = _timed_send(sender, server.url())
+    finally:
+        server.close()
+    assert (response.status_code, response.body, response.error) == (None, None, "timeout")
+    assert TIMEOUT * 0.9 <= took < TIMEOUT + SLACK
+
+
+def _short_body_then_hang_up(server: RawServer, conn: socket.socket) -> None:
+    read_request(server, conn)
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b")
+
+
+def test_body_cut_short_is_not_an_answer(sender: Sender) -> None:
+    """A 200 that promised 100 bytes and hung up after 10: connection_error, not success."""
+    server = RawServer(_short_body_then_hang_up)
+    try:
+        response = sender.send(server.url(), HEADERS, BODY)
+    finally:
+        server.close()
+    assert (response.status_code, response.body, response.error) == (
+        None,
+        None,
+        "connection_error",
+    )
+
+
 def test_next_attempt_after_a_timeout_succeeds(
     sender: Sender, receiver: Receiver, hook: str
 ) -> None:

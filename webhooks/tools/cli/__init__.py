@@ -14,6 +14,7 @@ Exit codes (the same for every command, so scripts can tell failures apart):
 import click
 
 from webhooks.tools.cli.admin import deliveries, endpoints, events, replay
+from webhooks.tools.cli.secrets import api_keys, generate_encryption_key, reencrypt
 from webhooks.tools.cli.service import dev, flower, migrate, purge, receive
 
 
@@ -23,7 +24,20 @@ def main() -> None:
     """Webhook delivery: signed, retried, audited, replayable."""
 
 
-for command in (migrate, dev, flower, receive, purge, endpoints, events, deliveries, replay):
+for command in (
+    migrate,
+    dev,
+    flower,
+    receive,
+    purge,
+    generate_encryption_key,
+    reencrypt,
+    api_keys,
+    endpoints,
+    events,
+    deliveries,
+    replay,
+):
     main.add_command(command)
 
 

@@ -23,10 +23,15 @@ def settings_from_env() -> Settings:
 def migrate() -> None:
     """Bring the database at DATABASE_URL to the latest schema (safe to run twice)."""
     from webhooks.migrate import upgrade
+    from webhooks.security.sealing import Keyring
 
     settings = settings_from_env()
-    with reaching_database(settings.database_url):
-        upgrade(settings.database_url)
+    try:
+        keyring = Keyring.from_settings(settings) if settings.encryption_keys else None
+        with reaching_database(settings.database_url):
+            upgrade(settings.database_url, keyring=keyring)
+    except ConfigError as exc:
+        raise click.ClickException(exc.detail) from None
     click.echo("database schema is up to date")
 
 
