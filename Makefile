@@ -4,16 +4,21 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Extra arguments: `make test ARGS="-x -k signing"`, `make dev ARGS="--port 8001"`.
+# Extra arguments: `make test ARGS="-x -k signing"`, `make dev ARGS="--port 8001"`,
+# `make bench ARGS=--quick`.
 ARGS ?=
 
-.PHONY: dev test lint format clean
+.PHONY: dev test lint format clean bench
 
 dev: $(VENV)/.dev-installed
 	$(BIN)/webhooks dev $(ARGS)
 
 test: $(VENV)/.test-installed
 	$(BIN)/pytest $(ARGS)
+
+# Every benchmark, into bench/RESULTS.md: about 15 minutes; `make bench ARGS=--quick` about 2.
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m bench $(ARGS)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

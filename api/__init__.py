@@ -38,7 +38,10 @@ def create_app(
     """
     settings = settings or Settings.from_env()
     keyring = Keyring.from_settings(settings)
-    engine = make_engine(settings.database_url)
+    # No ping per checkout (a round trip per request): after a database restart the first
+    # request to find a dead connection invalidates the whole pool. Sending an event retries
+    # that once by itself (webhooks/events/fanout.py); another request answers 503 once.
+    engine = make_engine(settings.database_url, pre_ping=False)
     try:
         _check_start(settings, engine, keyring)
     except ConfigError:

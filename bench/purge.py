@@ -1,15 +1,14 @@
 """Retention on a million attempt rows: time per batch, and deliveries per second meanwhile.
 
-    .venv/bin/python -m bench.purge [--attempts 1000000] [--deliveries 3000] [--concurrency 50]
+    .venv/bin/python -m bench purge
 
-A throwaway PostgreSQL database gets `--attempts` old attempt rows (four per finished
-delivery, one event each, finished 40 days ago). One real worker then delivers
-`--deliveries` fresh deliveries to a fast receiver three times: alone (the baseline), while
+A throwaway PostgreSQL database gets a million old attempt rows (four per finished delivery,
+one event each, finished 40 days ago; fewer in the quick and smoke runs). One real worker then
+delivers fresh deliveries to a fast receiver three times: alone (the baseline), while
 `webhooks.retention.purge` deletes the old rows in its default batches, and alone again.
 The ratio compares the rate during the purge with the mean of the two rates without it.
 """
 
-import argparse
 import statistics
 import sys
 import threading
@@ -20,8 +19,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select, text
 
+from bench.measurement import Measurement, Size, pick
 from bench.support import (
     DEFAULT_POSTGRES,
+    LOGS,
     child_env,
     fast_receiver,
     private_redis,
@@ -33,12 +34,13 @@ from webhooks.config import Settings
 from webhooks.db import make_engine
 from webhooks.models import Attempt, Delivery
 from webhooks.retention import Purged, purge
+from webhooks.security.sealing import Keyring
 from worker.dispatch import CeleryDispatcher
 
 OLD = "now() - interval '40 days'"
 
 
-def fill_old(engine: Engine, attempts: int) -> None:
+def fill_old(engine: Engine, attempts: int, keyring: Keyring) -> None:
     """Old finished deliveries, four attempts each, in a few set-based statements."""
     count = attempts // 4
     with engine.begin() as conn:
@@ -46,8 +48,10 @@ def fill_old(engine: Engine, attempts: int) -> None:
             text(
                 "INSERT INTO endpoints (id, tenant, url, description, event_types, secret, enabled,"
                 " metadata, failure_count, created_at, updated_at) VALUES ('ep_old', 'bench',"
-                " 'https://example.com/old', '', '[]', 'whsec_x', true, '{}', 0, now(), now())"
-            )
+                " 'https://example.com/old', '', '[]', :secret, true, '{}', 0, now(), now())"
+            ),
+            # Sealed as the service stores secrets: a worker refuses a database with clear ones.
+            {"secret": keyring.seal("whsec_" + "A" * 32)},
         )
         conn.execute(
             text(
@@ -80,7 +84,7 @@ def fill_old(engine: Engine, attempts: int) -> None:
         conn.execute(text("VACUUM ANALYZE"))
 
 
-def add_live(engine: Engine, url: str, round_: int, count: int) -> list[str]:
+def add_live(engine: Engine, url: str, round_: int, count: int, keyring: Keyring) -> list[str]:
     """`count` pending deliveries to the fast receiver, marked queued; return their ids."""
     prefix = f"r{round_}"
     with engine.begin() as conn:
@@ -90,7 +94,7 @@ def add_live(engine: Engine, url: str, round_: int, count: int) -> list[str]:
                 " metadata, failure_count, created_at, updated_at) VALUES (:id, 'bench', :url,"
                 " '', '[]', :secret, true, '{}', 0, now(), now())"
             ),
-            {"id": f"ep_{prefix}", "url": url, "secret": "whsec_" + "A" * 32},
+            {"id": f"ep_{prefix}", "url": url, "secret": keyring.seal("whsec_" + "A" * 32)},
         )
         conn.execute(
             text(
@@ -131,41 +135,44 @@ def deliver(engine: Engine, settings: Settings, ids: list[str], endpoint_id: str
     return (last if last.tzinfo else last.replace(tzinfo=UTC)).timestamp() - began
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--attempts", type=int, default=1_000_000)
-    parser.add_argument("--deliveries", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
-    args = parser.parse_args()
+CONCURRENCY = 50
+
+
+def run(size: Size) -> list[Measurement]:
+    """Deliveries per second while purging, against the same worker without a purge."""
+    attempts = pick(size, smoke=2000, quick=100_000, full=1_000_000)
+    deliveries = pick(size, smoke=50, quick=500, full=3000)
     with (
         fast_receiver() as url,
         private_redis() as redis_url,
-        throwaway_database(args.postgres) as database_url,
+        throwaway_database(DEFAULT_POSTGRES) as database_url,
     ):
         engine = make_engine(database_url)
-        began = time.perf_counter()
-        fill_old(engine, args.attempts)
-        print(f"{args.attempts} old attempt rows written in {time.perf_counter() - began:.0f} s")
         env = child_env(
             DATABASE_URL=database_url,
             REDIS_URL=redis_url,
             WEBHOOKS_API_KEYS="bench",
             WEBHOOKS_ALLOW_NETWORKS="127.0.0.0/8",
-            WEBHOOKS_WORKER_CONCURRENCY=str(args.concurrency),
+            WEBHOOKS_WORKER_CONCURRENCY=str(CONCURRENCY),
             WEBHOOKS_WORKER_METRICS_PORT="0",
             WEBHOOKS_LOG_LEVEL="WARNING",
         )
         settings = Settings.from_env(env)
-        log = Path("/tmp") / "bench-purge-worker.log"
+        keyring = Keyring.from_settings(settings)
+        began = time.perf_counter()
+        fill_old(engine, attempts, keyring)
+        print(f"   {attempts} old attempt rows written in {time.perf_counter() - began:.0f} s")
+        log = LOGS / "bench-purge-worker.log"
         command = [sys.executable, "-m", "celery", "-A", "worker", "worker", "-n", "purge@%h"]
         command += ["--loglevel", "WARNING", "--without-mingle", "--without-gossip"]
         with process(command, {**env, "WEBHOOKS_LOG_LEVEL": "INFO"}, log):
             wait_for(partial(_ready, log), 60, f"the worker (see {log})")
             # Warm up: connections, the receiver, Celery's first tasks.
-            deliver(engine, settings, add_live(engine, url, 0, 200), "ep_r0")
-            alone = deliver(engine, settings, add_live(engine, url, 1, args.deliveries), "ep_r1")
-            ids = add_live(engine, url, 2, args.deliveries)
+            deliver(engine, settings, add_live(engine, url, 0, 200, keyring), "ep_r0")
+            alone = deliver(
+                engine, settings, add_live(engine, url, 1, deliveries, keyring), "ep_r1"
+            )
+            ids = add_live(engine, url, 2, deliveries, keyring)
             batches: list[float] = []
             totals: list[Purged] = []
 
@@ -179,27 +186,32 @@ def main() -> None:
             during = deliver(engine, settings, ids, "ep_r2")
             purger.join()
             purge_seconds = time.perf_counter() - purge_began
-            again = deliver(engine, settings, add_live(engine, url, 3, args.deliveries), "ep_r3")
+            again = deliver(
+                engine, settings, add_live(engine, url, 3, deliveries, keyring), "ep_r3"
+            )
         old_rows = select(func.count()).where(Attempt.endpoint_id == "ep_old")
         with engine.connect() as conn:
             left = conn.scalar(old_rows)
         engine.dispose()
     (purged,) = totals
-    baseline = args.deliveries / statistics.mean([alone, again])
-    rate = args.deliveries / during
-    print(
-        f"purged    {purged.attempts} attempts, {purged.deliveries} deliveries, "
-        f"{purged.events} events in {purge_seconds:.1f} s ({left} old attempts left)"
-    )
+    assert left == 0, f"{left} old attempts left"
     ms = [seconds * 1000 for seconds in batches]
     print(
-        f"batches   {len(ms)} of up to 500 deliveries: median {statistics.median(ms):.0f} ms, "
-        f"p95 {_p95(ms):.0f} ms, max {max(ms):.0f} ms"
+        f"   purged {purged.attempts} attempts, {purged.deliveries} deliveries, {purged.events}"
+        f" events in {purge_seconds:.1f} s; {len(ms)} batches: median"
+        f" {statistics.median(ms):.0f} ms, p95 {_p95(ms):.0f} ms, max {max(ms):.0f} ms"
     )
-    runs = f"runs of {alone:.1f} s and {again:.1f} s"
-    print(f"baseline  1 worker -c {args.concurrency}, no purge  {baseline:8.0f}/s  ({runs})")
-    print(f"service   the same, while purging    {rate:8.0f}/s  ({during:.1f} s)")
-    print(f"ratio     purging / baseline         {rate / baseline:8.3f}")
+    return [
+        Measurement(
+            f"retention: deliveries/s while purging {attempts:,} attempts, 1 worker x"
+            f" {CONCURRENCY} threads",
+            deliveries / during,
+            "/s",
+            deliveries / statistics.mean([alone, again]),
+            "the same worker, no purge",
+            note=f"purge batch p95 {_p95(ms):.0f} ms",
+        )
+    ]
 
 
 def _ready(log: Path) -> bool:
@@ -208,7 +220,3 @@ def _ready(log: Path) -> bool:
 
 def _p95(values: list[float]) -> float:
     return sorted(values)[int(len(values) * 0.95)]
-
-
-if __name__ == "__main__":
-    main()

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from api import create_app
 from tests.support.faults import RedisServer
 from tests.support.processes import CeleryProcess, start_beat, start_worker
+from tests.support.rabbitmq import RabbitVhost
 from tests.support.receiver import Receiver
 from tests.support.resolver import resolve
 from webhooks.config import Settings, normalize_database_url
@@ -100,6 +101,21 @@ def redis_url(session_redis: str) -> str:
     client.flushdb()
     client.close()
     return session_redis
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_vhost() -> Iterator[RabbitVhost]:
+    """A RabbitMQ vhost of this session's own on the machine's server, deleted at the end."""
+    vhost = RabbitVhost().create()
+    yield vhost
+    vhost.delete()
+
+
+@pytest.fixture
+def rabbitmq_url(rabbitmq_vhost: RabbitVhost) -> str:
+    """The session's RabbitMQ vhost, emptied of the last test's messages."""
+    rabbitmq_vhost.empty()
+    return rabbitmq_vhost.url()
 
 
 @pytest.fixture

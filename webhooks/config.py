@@ -18,6 +18,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+# The brokers the service supports, by URL scheme (Celery's "pyamqp" is its name for amqp).
+REDIS_SCHEMES = frozenset({"redis", "rediss"})
+AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
 LOG_FORMATS = ("text", "json")
 TENANT = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
 
@@ -40,6 +43,8 @@ class Settings:
 
     database_url: str = "sqlite:///webhooks.db"
     redis_url: str = "redis://localhost:6379/0"
+    # None: Celery's broker is the Redis at redis_url; else a redis:// or amqp:// URL.
+    broker_url: str | None = None
     api_keys: tuple[ApiKey, ...] = field(default=(), repr=False)
     max_payload_bytes: int = 262144
     delivery_timeout_seconds: float = 15.0
@@ -74,6 +79,16 @@ class Settings:
     egress_proxy: EgressProxy | None = None
 
     @property
+    def broker(self) -> str:
+        """The Celery broker's URL: BROKER_URL, or the Redis at REDIS_URL."""
+        return self.broker_url or self.redis_url
+
+    @property
+    def broker_is_rabbitmq(self) -> bool:
+        """Whether the broker speaks AMQP (RabbitMQ) rather than Redis."""
+        return broker_scheme(self.broker) in AMQP_SCHEMES
+
+    @property
     def visibility_timeout_seconds(self) -> float:
         """How long Redis waits before re-delivering an unacknowledged task."""
         # A countdown task sits reserved in a worker until it runs, then holds a lease:
@@ -90,6 +105,7 @@ class Settings:
         settings = cls(
             database_url=normalize_database_url(env.get("DATABASE_URL") or defaults.database_url),
             redis_url=env.get("REDIS_URL") or defaults.redis_url,
+            broker_url=env.get("BROKER_URL") or None,
             api_keys=parse_api_keys(env.get("WEBHOOKS_API_KEYS", "")),
             max_payload_bytes=reader.integer("MAX_PAYLOAD_BYTES", defaults.max_payload_bytes),
             delivery_timeout_seconds=reader.seconds(
@@ -140,10 +156,22 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in fields(self) if f.repr}
         shown["database_url"] = hide_credentials(self.database_url)
         shown["redis_url"] = hide_credentials(self.redis_url)
+        shown["broker_url"] = self.broker_url and hide_credentials(self.broker_url)
         return f"Settings({', '.join(f'{name}={value!r}' for name, value in shown.items())})"
 
     def check(self) -> None:
         """Refuse combinations that would break delivery guarantees."""
+        # Named without the URL itself: it may carry a password.
+        if broker_scheme(self.redis_url) not in REDIS_SCHEMES:
+            raise ConfigError(
+                f"REDIS_URL must be a redis:// or rediss:// URL,"
+                f" got scheme {broker_scheme(self.redis_url)!r}"
+            )
+        if self.broker_url and broker_scheme(self.broker_url) not in AMQP_SCHEMES | REDIS_SCHEMES:
+            raise ConfigError(
+                f"BROKER_URL must be a redis://, rediss://, amqp:// or amqps:// URL,"
+                f" got scheme {broker_scheme(self.broker_url)!r}"
+            )
         if self.lease_seconds <= self.delivery_timeout_seconds:
             # A live attempt must never look abandoned to the scheduler.
             raise ConfigError(
@@ -355,6 +383,11 @@ def hide_credentials(url: str) -> str:
     parts = urlsplit(url)
     _, at, host = parts.netloc.rpartition("@")
     return urlunsplit(parts._replace(netloc=f"***@{host}")) if at else url
+
+
+def broker_scheme(url: str) -> str:
+    """The scheme of a broker URL, lowercased ("amqp", "redis", ...)."""
+    return urlsplit(url).scheme.lower()
 
 
 def normalize_database_url(url: str) -> str:

@@ -5,13 +5,17 @@ from collections.abc import Sequence
 
 import redis
 from celery import Celery
+from kombu.connection import Connection
 
 from webhooks.config import Settings
 from webhooks.errors import Unavailable
 from worker.celery_config import make_celery
-from worker.names import DELIVER
+from worker.names import DELIVER, DELIVERY_QUEUE
+from worker.publishing import KombuPublisher, Publisher, RedisPublisher, Task
 
 log = logging.getLogger(__name__)
+
+PING_TIMEOUT_SECONDS = 2.0
 
 
 class CeleryDispatcher:
@@ -20,6 +24,11 @@ class CeleryDispatcher:
     def __init__(self, app: Celery, settings: Settings) -> None:
         self.app = app
         self.settings = settings
+        self.publisher: Publisher = (
+            KombuPublisher(app)
+            if settings.broker_is_rabbitmq
+            else RedisPublisher(app, settings.broker)
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "CeleryDispatcher":
@@ -27,29 +36,51 @@ class CeleryDispatcher:
         return cls(make_celery(settings, publisher=True), settings)
 
     def enqueue(self, delivery_ids: Sequence[str]) -> list[str]:
-        """Queue one task per id over one connection; return the ids that were not queued."""
-        sent = 0
+        """Queue one task per id in one batch; return the ids that were not queued."""
+        if not delivery_ids:
+            return []
         try:
-            with self.app.producer_or_acquire() as producer:
-                for delivery_id in delivery_ids:
-                    self.app.send_task(DELIVER, args=[delivery_id], producer=producer)
-                    sent += 1
+            self.publish([(DELIVER, [delivery_id]) for delivery_id in delivery_ids])
         except Exception as exc:  # redis, kombu and socket errors alike
+            # Some may have gone out before the failure: the scheduler sends those again,
+            # and the SQL claim makes the second message a no-op.
             log.warning(
                 "broker unavailable (%s): %d deliveries left to the scheduler",
                 type(exc).__name__,
-                len(delivery_ids) - sent,
+                len(delivery_ids),
             )
-        return list(delivery_ids[sent:])
+            return list(delivery_ids)
+        return []
+
+    def publish(self, tasks: Sequence[Task]) -> None:
+        """Publish (task name, arguments) pairs on the delivery queue, in one batch."""
+        self.publisher.publish(DELIVERY_QUEUE, tasks)
 
     def ping(self) -> None:
         """Raise Unavailable unless the broker answers within two seconds."""
-        client = redis.Redis.from_url(
-            self.settings.redis_url, socket_connect_timeout=2, socket_timeout=2
-        )
         try:
-            client.ping()
-        except (redis.RedisError, OSError) as exc:
+            if self.settings.broker_is_rabbitmq:
+                _ping_rabbitmq(self.settings.broker)
+            else:
+                _ping_redis(self.settings.broker)
+        except Exception as exc:  # refused, timed out, or refused our credentials: not ready
             raise Unavailable(f"the broker does not answer: {type(exc).__name__}") from None
-        finally:
-            client.close()
+
+
+def _ping_redis(url: str) -> None:
+    client = redis.Redis.from_url(
+        url, socket_connect_timeout=PING_TIMEOUT_SECONDS, socket_timeout=PING_TIMEOUT_SECONDS
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def _ping_rabbitmq(url: str) -> None:
+    # connect() is the whole AMQP handshake: the server answered, and took our credentials.
+    timeouts = {"read_timeout": PING_TIMEOUT_SECONDS, "write_timeout": PING_TIMEOUT_SECONDS}
+    with Connection(
+        url, connect_timeout=PING_TIMEOUT_SECONDS, transport_options=timeouts
+    ) as connection:
+        connection.connect()

@@ -27,10 +27,14 @@ class DeliveryTask(Task):  # type: ignore[misc]
 
     autoretry_for = (RetryLater,)
     max_retries = None  # the schedule in SQL decides when a delivery has failed
+    # RabbitMQ's delayed delivery counts whole seconds, and Celery refuses a countdown that
+    # rounds down to 0 there: register() sets 1 on RabbitMQ (the task waits at most 1 s more).
+    shortest_countdown = 0.0
 
     def retry(self, *args: Any, exc: BaseException | None = None, **kwargs: Any) -> Any:
         if kwargs.get("countdown") is None and isinstance(exc, RetryLater):
-            kwargs["countdown"] = exc.countdown
+            countdown = exc.countdown
+            kwargs["countdown"] = max(countdown, self.shortest_countdown) if countdown else 0
         return super().retry(*args, exc=exc, **kwargs)
 
 
@@ -38,7 +42,9 @@ def register(app: Celery, settings: Settings) -> LazyRuntime:
     """Register the tasks on `app`; return the process's runtime they share."""
     runtime = LazyRuntime(app, settings)
 
-    @app.task(bind=True, base=DeliveryTask, name=DELIVER)
+    shortest = 1.0 if settings.broker_is_rabbitmq else 0.0
+
+    @app.task(bind=True, base=DeliveryTask, name=DELIVER, shortest_countdown=shortest)
     def deliver(self: DeliveryTask, delivery_id: str) -> None:
         """Make one attempt of a delivery; ask Celery to run it again if the schedule says so."""
         try:

@@ -1,7 +1,12 @@
-"""Redis loses everything (FLUSHALL, a restart without persistence): no delivery is lost."""
+"""The broker loses everything, goes down or hangs: no delivery is lost, the API stays quick.
+
+On Redis: FLUSHALL, a restart without persistence, a killed or frozen server. On RabbitMQ
+(the machine's shared server, which the tests never stop): its queues purged or deleted, and
+a gate in front of it that cuts, refuses or holds every connection.
+"""
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
 from tests.support.api import create_endpoint, get_delivery, json_body, post_event, row, send_event
+from tests.support.brokers import Broker, RabbitBroker, RedisBroker
 from tests.support.faults import RedisServer, assert_sent_once_per_attempt, wait_for_deliveries
 from tests.support.receiver import Receiver
 
@@ -23,63 +29,63 @@ BURST = 500
 
 @pytest.fixture
 def env(env: dict[str, str]) -> dict[str, str]:
-    """Retries wait 2 s in a worker's memory (a countdown): some are waiting at any moment."""
+    """Retries wait 2 s (a countdown, in a worker or in RabbitMQ): some wait at any moment."""
     return {**env, "WEBHOOKS_RETRY_SCHEDULE": "2,2,2,2,2,2"}
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[RedisServer]:
-    """A private Redis this test may flush, kill and start again."""
-    server = RedisServer(tmp_path).start()
-    yield server
-    server.kill()
+def broker(broker_name: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Broker]:
+    """A broker this test may empty, stop and hang: a private Redis, or the vhost behind a gate."""
+    if broker_name == "redis":
+        server = RedisServer(tmp_path).start()
+        yield RedisBroker(server)
+        server.kill()
+        return
+    request.getfixturevalue("rabbitmq_url")  # emptied of the last test's messages
+    rabbit = RabbitBroker(request.getfixturevalue("rabbitmq_vhost"))
+    yield rabbit
+    rabbit.close()
 
 
 @pytest.fixture
-def redis_url(broker: RedisServer) -> str:
-    """Every process of the test uses the private Redis."""
+def broker_url(broker: Broker) -> str:
+    """Every process of the test uses the broker it may break."""
     return broker.url()
 
 
-def restart(broker: RedisServer) -> None:
-    """Kill Redis and start it again: empty, as after a restart without persistence."""
-    broker.kill()
-    broker.start()
-
-
-@pytest.mark.parametrize("fault", [RedisServer.flushall, restart], ids=["flushall", "restart"])
+@pytest.mark.parametrize("fault", ["forget", "restart"])
 def test_broker_forgetting_everything_mid_burst_loses_nothing(
-    fault: Callable[[RedisServer], None],
+    fault: str,
     client: FlaskClient,
     engine: Engine,
     receiver: Receiver,
-    broker: RedisServer,
+    broker: Broker,
 ) -> None:
-    """FLUSHALL, or a restart of Redis, halfway through 500 events: every event still arrives."""
+    """Every message lost, or a restart that loses them, halfway through 500 events: all arrive."""
     # Every fifth request fails, so that retries are waiting in the worker all the while.
     receiver.script("/hook", *[500, 200, 200, 200, 200] * (BURST // 5), 200)
     create_endpoint(client, receiver.url("/hook"))
     event_ids = set()
     for n in range(BURST):
         if n == BURST // 2:
-            fault(broker)
+            getattr(broker, fault)()
             fault_at = time.monotonic()
         event_ids.add(post_event(client, data={"n": n})["id"])
 
     wait_for_deliveries(engine, "succeeded", BURST, timeout=90)
     recovered = time.monotonic() - fault_at
-    # The scheduler re-sends lost messages, not attempts, and attempts under way when Redis
-    # went still record in SQL: one request per audited attempt, no more.
+    # The scheduler re-sends lost messages, not attempts, and attempts under way when the
+    # broker went still record in SQL: one request per audited attempt, no more.
     assert_sent_once_per_attempt(engine, receiver.received("/hook"), event_ids)
-    print(f"\n[{fault.__name__}] all {BURST} delivered {recovered:.1f}s after it")
+    print(f"\n[{fault}] all {BURST} delivered {recovered:.1f}s after it")
 
 
 def test_broker_down_at_the_api_delays_but_loses_nothing(
-    client: FlaskClient, engine: Engine, receiver: Receiver, broker: RedisServer
+    client: FlaskClient, engine: Engine, receiver: Receiver, broker: Broker
 ) -> None:
-    """With Redis down, POST /v1/events still answers 202; once it is back, the event arrives."""
+    """With the broker down, POST /v1/events still answers 202; once it is back, it arrives."""
     create_endpoint(client, receiver.url("/hook"))
-    broker.kill()
+    broker.stop()
 
     started = time.monotonic()
     response = send_event(client, data={"n": 1})
@@ -108,11 +114,11 @@ def test_broker_down_at_the_api_delays_but_loses_nothing(
 
 
 def test_broker_hanging_at_the_api_costs_seconds_not_minutes(
-    client: FlaskClient, engine: Engine, receiver: Receiver, broker: RedisServer
+    client: FlaskClient, engine: Engine, receiver: Receiver, broker: Broker
 ) -> None:
-    """Redis frozen (it takes connections, never answers): POST /v1/events is 202 within seconds."""
+    """The broker frozen (takes connections, never answers): POST /v1/events is 202 in seconds."""
     create_endpoint(client, receiver.url("/hook"))
-    post_event(client, data={"n": 0})  # the API now holds a pooled connection to Redis
+    post_event(client, data={"n": 0})  # the API now holds a pooled connection to the broker
     wait_for_deliveries(engine, "succeeded", 1)
 
     broker.pause()

@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -164,12 +165,20 @@ class PostgresCluster:
 
 
 class TcpGate:
-    """A TCP forwarder on a fixed port: closed, connections are refused; open, they pass through."""
+    """A TCP forwarder on a fixed port: closed, connections are refused; open, they pass through.
+
+    `cut` also drops the connections already through (as a crash of the target would), and
+    `freeze` holds every byte without closing anything (as a target that hangs would).
+    """
 
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.port = free_port()
         self._listener: socket.socket | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
 
     def url(self, path: str = "/hook") -> str:
         """The URL of `path` through the gate."""
@@ -192,24 +201,49 @@ class TcpGate:
             self._listener.close()
             self._listener = None
 
+    def cut(self) -> None:
+        """Close, and drop every connection already through: both ends see it reset."""
+        self.close()
+        with self._lock:
+            dropped, self._sockets = self._sockets, []
+        for sock in dropped:
+            with contextlib.suppress(OSError):
+                # Linger on, for 0 s: close() sends a reset, as a dead host's kernel would.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()
+
+    def freeze(self) -> None:
+        """Hold every byte in both directions, and every new connection, until `thaw`."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        """Let everything held through."""
+        self._flowing.set()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
                 client, _ = listener.accept()
             except OSError:
                 return  # closed
+            self._flowing.wait()
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
                 client.close()  # the target is down: so is the gate, for this connection
                 continue
+            with self._lock:
+                self._sockets += [client, upstream]
             for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+                threading.Thread(
+                    target=_pipe, args=(source, sink, self._flowing), daemon=True
+                ).start()
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
+def _pipe(source: socket.socket, sink: socket.socket, flowing: threading.Event) -> None:
     with contextlib.suppress(OSError):
         while data := source.recv(65536):
+            flowing.wait()
             sink.sendall(data)
     with contextlib.suppress(OSError):
         sink.shutdown(socket.SHUT_WR)

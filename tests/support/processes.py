@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Mapping
 
 # Variables that must come from the test, never from the developer's shell.
-_OWN_PREFIXES = ("WEBHOOKS_", "DATABASE_URL", "REDIS_URL")
+_OWN_PREFIXES = ("WEBHOOKS_", "DATABASE_URL", "REDIS_URL", "BROKER_URL")
 
 
 def process_env(env: Mapping[str, str]) -> dict[str, str]:

@@ -172,6 +172,37 @@ def test_visibility_timeout_outlasts_a_countdown_and_its_lease() -> None:
     assert settings.visibility_timeout_seconds > 300 + 60
 
 
+def test_broker_is_redis_unless_broker_url_says_otherwise() -> None:
+    """BROKER_URL defaults to REDIS_URL; amqp:// makes RabbitMQ the broker, Redis stays."""
+    default = Settings.from_env({"REDIS_URL": "redis://cache:6379/1"})
+    assert (default.broker, default.broker_is_rabbitmq) == ("redis://cache:6379/1", False)
+    rabbit = Settings.from_env(
+        {"REDIS_URL": "redis://cache:6379/1", "BROKER_URL": "amqp://u:p@mq:5672/hooks"}
+    )
+    assert (rabbit.broker, rabbit.broker_is_rabbitmq) == ("amqp://u:p@mq:5672/hooks", True)
+    assert rabbit.redis_url == "redis://cache:6379/1"
+
+
+@pytest.mark.parametrize("url", ["http://mq:5672/", "sqs://", "mq:5672"])
+def test_an_unknown_broker_scheme_is_refused(url: str) -> None:
+    """A broker URL that is neither Redis nor AMQP stops start-up, naming the variable."""
+    with pytest.raises(ConfigError, match="BROKER_URL"):
+        Settings.from_env({"BROKER_URL": url})
+
+
+def test_redis_url_must_be_redis_even_with_rabbitmq_as_the_broker() -> None:
+    """REDIS_URL names the service's own Redis: an amqp:// there is a mistake, said at start."""
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        Settings.from_env({"REDIS_URL": "amqp://mq:5672/"})
+
+
+def test_repr_of_settings_hides_the_broker_password() -> None:
+    """The broker URL's password is masked like the others'."""
+    settings = Settings.from_env({"BROKER_URL": "amqps://hooks:mq-pass-789@mq:5671/"})
+    assert "mq-pass-789" not in repr(settings)
+    assert "mq:5671" in repr(settings)
+
+
 def test_egress_proxy_is_read_and_its_password_never_shown() -> None:
     """WEBHOOKS_EGRESS_PROXY names the proxy; its credentials stay out of every repr."""
     settings = Settings.from_env({"WEBHOOKS_EGRESS_PROXY": f"http://egress:{SECRET_KEY}@px:3128"})

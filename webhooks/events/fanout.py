@@ -6,19 +6,63 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    Connection,
+    Engine,
+    LargeBinary,
+    String,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from webhooks.db import is_unavailable
 from webhooks.errors import Conflict
 from webhooks.events.matching import matches
 from webhooks.ids import new_id
-from webhooks.models import PENDING
+from webhooks.models import PENDING, UTCDateTime
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints
 from webhooks.models import events_table as events
 from webhooks.times import rfc3339
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+
+_SUBSCRIBERS = (
+    select(endpoints.c.id, endpoints.c.event_types)
+    .where(
+        endpoints.c.tenant == bindparam("tenant"),
+        endpoints.c.enabled,
+        endpoints.c.deleted_at.is_(None),
+    )
+    .order_by(endpoints.c.id)
+)
+_ONE_SUBSCRIBER = _SUBSCRIBERS.where(endpoints.c.id == bindparam("endpoint_id"))
+# PostgreSQL: the event and all its deliveries in one statement, so one round trip and no
+# BEGIN or COMMIT of their own (a statement is atomic). The deliveries come as two arrays
+# (ids, endpoint ids): one parameter each however many endpoints subscribe. The foreign key
+# from deliveries to the event is checked at the statement's end, when the event is there.
+_STORE_POSTGRES = text(
+    """
+    WITH event AS (
+        INSERT INTO events (id, tenant, type, payload, created_at)
+        VALUES (:event_id, :tenant, :type, :payload, :now)
+    )
+    INSERT INTO deliveries (id, tenant, event_id, endpoint_id, status, attempt_count,
+                            run_start, next_attempt_at, queued_until, created_at, updated_at)
+    SELECT d.id, :tenant, :event_id, d.endpoint_id, :pending, 0, 0, :now, :now, :now, :now
+    FROM unnest(:ids, :endpoint_ids) AS d(id, endpoint_id)
+    """
+).bindparams(
+    bindparam("payload", type_=LargeBinary()),
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("ids", type_=ARRAY(String())),
+    bindparam("endpoint_ids", type_=ARRAY(String())),
+)
 
 
 @dataclass(frozen=True)
@@ -74,6 +118,8 @@ def publish(
 
     With `endpoint_id` (a test event) only that endpoint of the tenant may receive it.
     """
+    if idempotency_key is None and engine.dialect.name == "postgresql":
+        return _publish_postgres(engine, tenant, event_type, data, now, endpoint_id)
     fingerprint = request_hash(event_type, tenant, data) if idempotency_key else None
     try:
         with engine.begin() as conn:
@@ -165,17 +211,7 @@ def store_event(
             created_at=now,
         )
     )
-    wanted = select(endpoints.c.id, endpoints.c.event_types).where(
-        endpoints.c.tenant == tenant, endpoints.c.enabled, endpoints.c.deleted_at.is_(None)
-    )
-    if endpoint_id is not None:
-        wanted = wanted.where(endpoints.c.id == endpoint_id)
-    subscribers = conn.execute(wanted.order_by(endpoints.c.id))
-    created = [
-        StoredDelivery(new_id("dlv"), endpoint.id)
-        for endpoint in subscribers
-        if matches(endpoint.event_types, event_type)
-    ]
+    created = _new_deliveries(conn, tenant, event_type, endpoint_id)
     if created:
         conn.execute(
             insert(deliveries),
@@ -199,3 +235,58 @@ def store_event(
             ],
         )
     return Published(event, created)
+
+
+def _publish_postgres(
+    engine: Engine,
+    tenant: str,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+    endpoint_id: str | None,
+) -> Published:
+    """Two statements in autocommit: read the subscribers, then store everything at once."""
+    with engine.connect() as pooled:
+        # On the connection, not the engine: an engine with options of its own costs more
+        # to build than both statements cost to run.
+        conn = pooled.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            created = _new_deliveries(conn, tenant, event_type, endpoint_id)
+        except DBAPIError as exc:
+            # The API's pool does not ping each connection before use (a round trip per
+            # event): one that died with a database restart fails here, having written
+            # nothing, and the pool is refilled. Once more on a fresh connection.
+            if not is_unavailable(exc):
+                raise
+            conn.rollback()
+            created = _new_deliveries(conn, tenant, event_type, endpoint_id)
+        event = StoredEvent(new_id("evt"), event_type, tenant, now)
+        conn.execute(
+            _STORE_POSTGRES,
+            {
+                "event_id": event.id,
+                "tenant": tenant,
+                "type": event_type,
+                "payload": encode_payload(event_type, now, data),
+                "now": now,
+                "pending": PENDING,
+                "ids": [d.id for d in created],
+                "endpoint_ids": [d.endpoint_id for d in created],
+            },
+        )
+    return Published(event, created)
+
+
+def _new_deliveries(
+    conn: Connection, tenant: str, event_type: str, endpoint_id: str | None = None
+) -> list[StoredDelivery]:
+    """A new delivery for each of the tenant's endpoints (or just `endpoint_id`) that wants it."""
+    if endpoint_id is None:
+        subscribers = conn.execute(_SUBSCRIBERS, {"tenant": tenant})
+    else:
+        subscribers = conn.execute(_ONE_SUBSCRIBER, {"tenant": tenant, "endpoint_id": endpoint_id})
+    return [
+        StoredDelivery(new_id("dlv"), endpoint.id)
+        for endpoint in subscribers
+        if matches(endpoint.event_types, event_type)
+    ]

@@ -268,6 +268,12 @@ def _banner(port: int, flower_port: int, env: dict[str, str], settings: Settings
                 f"  database   {hide_credentials(settings.database_url)}",
                 # The Redis this command started, if it had to, else the one configured.
                 f"  redis      {hide_credentials(env.get('REDIS_URL', settings.redis_url))}",
+                # Only when BROKER_URL names another broker than that Redis (RabbitMQ).
+                *(
+                    [f"  broker     {hide_credentials(settings.broker_url)}"]
+                    if settings.broker_url
+                    else []
+                ),
                 f"  metrics    http://127.0.0.1:{port}/metrics, worker "
                 f"http://127.0.0.1:{settings.worker_metrics_port}/metrics",
                 f"  logs       {LOG_FILE}  (tail -f it)",
