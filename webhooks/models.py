@@ -241,9 +241,10 @@ class EventType(Base):
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
     # A JSON Schema for the event's `data`; events of this type that break it are refused.
-    schema: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    # Plain JSON, not JSONB: JSONB cannot hold a string with a NUL, which a schema may name.
+    schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # What "send a test event" sends.
-    example: Mapped[dict[str, Any] | None] = mapped_column(JsonValue)
+    example: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     archived: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

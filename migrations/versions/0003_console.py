@@ -25,8 +25,9 @@ def upgrade() -> None:
         "event_types",
         sa.Column("name", sa.String(length=128), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("schema", JSON, nullable=True),
-        sa.Column("example", JSON, nullable=True),
+        # Plain JSON: JSONB cannot hold a string with a NUL, which a schema or example may.
+        sa.Column("schema", sa.JSON(), nullable=True),
+        sa.Column("example", sa.JSON(), nullable=True),
         sa.Column("archived", sa.Boolean(), nullable=False),
         sa.Column("created_at", TIME, nullable=False),
         sa.Column("updated_at", TIME, nullable=False),
