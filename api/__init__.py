@@ -16,7 +16,9 @@ from api.tracing import instrument_api
 from webhooks.apikeys import KeyChecker, any_key_stored
 from webhooks.config import Settings
 from webhooks.db import make_engine, make_sessions
+from webhooks.delivery.intake import Intake
 from webhooks.delivery.queue import Dispatcher
+from webhooks.delivery.throttle import Throttle
 from webhooks.endpoints import Registry
 from webhooks.errors import ConfigError
 from webhooks.observability.logs import configure_logging
@@ -66,6 +68,7 @@ def create_app(
         engine=engine,
         sessions=make_sessions(engine),
         dispatcher=dispatcher,
+        intake=Intake(engine, dispatcher, Throttle.from_settings(settings)),
         guard=guard,
         keyring=keyring,
         registry=Registry(UrlPolicy.from_settings(settings, guard), keyring),

@@ -21,7 +21,6 @@ from api.schemas import (
     Page,
 )
 from api.services import services
-from webhooks.delivery.queue import dispatch
 from webhooks.errors import InvalidInput
 from webhooks.events.catalogue import check_event
 from webhooks.events.fanout import publish
@@ -74,7 +73,7 @@ def create() -> Response:
     )
     if not published.replayed:
         # Committed first, queued second: a broker outage delays delivery, never loses it.
-        dispatch(app.engine, app.dispatcher, [d.id for d in published.deliveries])
+        app.intake.admit(published.deliveries)
         counters().events_accepted.inc()
         log.info(
             "event accepted",

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from webhooks import endpoint_headers as custom
+from webhooks.config import MAX_IN_FLIGHT
 from webhooks.events.matching import is_filter
 from webhooks.models import DELIVERY_STATUSES
 from webhooks.security.signing import SCHEMES, check_secret
@@ -140,6 +141,11 @@ def _whole_number(value: object) -> object:
 RateLimit = Annotated[
     StrictInt,
     Field(ge=1, le=100_000, description="Most deliveries per second."),
+    BeforeValidator(_whole_number),
+]
+MaxInFlight = Annotated[
+    StrictInt,
+    Field(ge=1, le=MAX_IN_FLIGHT, description="Most attempts in flight at once."),
     BeforeValidator(_whole_number),
 ]
 LinkSeconds = Annotated[

@@ -23,6 +23,7 @@ from api.fields import (
     Headers,
     Input,
     LinkSeconds,
+    MaxInFlight,
     Metadata,
     Name,
     Output,
@@ -41,6 +42,11 @@ from webhooks.models import ATTEMPT_OUTCOMES, DELIVERY_STATUSES
 TRACEPARENT_DESCRIPTION = (
     "Send each attempt's W3C trace context (`traceparent`) when the service exports traces "
     "(OTEL_EXPORTER_OTLP_ENDPOINT)."
+)
+MAX_IN_FLIGHT_DESCRIPTION = (
+    "Most attempts in flight at once; null (the default) means "
+    "WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT. An endpoint whose attempts time out is given "
+    "fewer, down to one, until it answers again."
 )
 HEADERS_DESCRIPTION = (
     f"Sent with every attempt: at most {MAX_HEADERS}; not webhook-*, host, content-length, "
@@ -89,12 +95,13 @@ class EndpointCreate(Input):
         "32-byte private key; generated if absent.",
     )
     rate_limit: RateLimit | None = Field(None, description="null (the default) means unlimited.")
+    max_in_flight: MaxInFlight | None = Field(None, description=MAX_IN_FLIGHT_DESCRIPTION)
     metadata: Metadata = Field(default_factory=dict)
     headers: Headers = Field(default_factory=dict, description=HEADERS_DESCRIPTION)
     send_traceparent: StrictBool = Field(False, description=TRACEPARENT_DESCRIPTION)
 
 
-# In a PATCH, None means "not given": of the fields below only rate_limit may be sent as null.
+# In a PATCH, None means "not given": the fields below may not be sent as null.
 NOT_NULLABLE = (
     "url", "event_types", "description", "secret", "metadata", "enabled", "headers",
     "send_traceparent",
@@ -117,12 +124,15 @@ def _only_nullable(*nullable: str) -> Callable[[dict[str, Any]], None]:
 class EndpointUpdate(Input):
     """Change any creatable field but the tenant and the scheme, or enable/disable the endpoint.
 
-    Absent fields stay as they are. Only `rate_limit` may be null (unlimited); a null anywhere
-    else is refused. A `secret` replaces the current one at once, and its kind (`whsec_` or
-    `whsk_`) becomes the endpoint's signature scheme. An endpoint stays in its tenant.
+    Absent fields stay as they are. Only `rate_limit` (unlimited) and `max_in_flight` (the
+    default) may be null; a null anywhere else is refused. A `secret` replaces the current
+    one at once, and its kind (`whsec_` or `whsk_`) becomes the endpoint's signature scheme.
+    An endpoint stays in its tenant.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_only_nullable("rate_limit"))
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=_only_nullable("rate_limit", "max_in_flight")
+    )
 
     url: Url | None = None
     event_types: Annotated[list[EventFilter], Field(max_length=256)] | None = None
@@ -132,6 +142,7 @@ class EndpointUpdate(Input):
     description: Description | None = None
     secret: Secret | None = None
     rate_limit: RateLimit | None = Field(None, description="null means unlimited.")
+    max_in_flight: MaxInFlight | None = Field(None, description=MAX_IN_FLIGHT_DESCRIPTION)
     metadata: Metadata | None = None
     headers: Headers | None = Field(None, description="Replaces every custom header; {} clears.")
     send_traceparent: StrictBool | None = None
@@ -164,6 +175,9 @@ class EndpointOut(Output):
     enabled: bool
     disabled_reason: str | None = Field(description='"gone" (410), "failing" (streak), "manual".')
     rate_limit: int | None
+    max_in_flight: int | None = Field(
+        description="null: the service's default (WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT)."
+    )
     metadata: dict[str, Any] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
     headers: dict[str, str] = Field(
         description="Custom headers sent with every attempt; values are sealed at rest and "

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from webhooks.apikeys import KeyChecker
 from webhooks.config import Settings
+from webhooks.delivery.intake import Intake
 from webhooks.delivery.queue import Dispatcher
 from webhooks.endpoints import Registry
 from webhooks.security.guard import NetworkGuard
@@ -24,6 +25,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     dispatcher: Dispatcher
+    intake: Intake
     guard: NetworkGuard
     keyring: Keyring
     registry: Registry

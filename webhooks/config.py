@@ -18,6 +18,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIN_SECRET_KEY_LENGTH = 32
 DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+# The most attempts in flight at once an endpoint may be given.
+MAX_IN_FLIGHT = 1000
 # The brokers the service supports, by URL scheme (Celery's "pyamqp" is its name for amqp).
 REDIS_SCHEMES = frozenset({"redis", "rediss"})
 AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp"})
@@ -57,6 +59,8 @@ class Settings:
     max_countdown_seconds: float = 300.0
     lease_seconds: float = 60.0
     worker_concurrency: int = 50
+    # Attempts in flight at once to an endpoint whose max_in_flight is null.
+    max_in_flight_per_endpoint: int = 10
     log_level: str = "INFO"
     log_format: str = "text"
     operations_tenant: str = "_operations"
@@ -130,6 +134,9 @@ class Settings:
             ),
             lease_seconds=reader.seconds("LEASE_SECONDS", defaults.lease_seconds),
             worker_concurrency=reader.integer("WORKER_CONCURRENCY", defaults.worker_concurrency),
+            max_in_flight_per_endpoint=reader.integer(
+                "MAX_IN_FLIGHT_PER_ENDPOINT", defaults.max_in_flight_per_endpoint
+            ),
             log_level=reader.log_level("LOG_LEVEL", defaults.log_level),
             log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
             operations_tenant=reader.tenant("OPERATIONS_TENANT", defaults.operations_tenant),
@@ -171,6 +178,10 @@ class Settings:
             raise ConfigError(
                 f"BROKER_URL must be a redis://, rediss://, amqp:// or amqps:// URL,"
                 f" got scheme {broker_scheme(self.broker_url)!r}"
+            )
+        if self.max_in_flight_per_endpoint > MAX_IN_FLIGHT:
+            raise ConfigError(
+                f"WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT must be at most {MAX_IN_FLIGHT}"
             )
         if self.lease_seconds <= self.delivery_timeout_seconds:
             # A live attempt must never look abandoned to the scheduler.

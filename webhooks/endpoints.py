@@ -31,6 +31,7 @@ class EndpointFields:
     signature_scheme: str | None = None
     secret: str | None = None
     rate_limit: int | None = None
+    max_in_flight: int | None = None
     metadata: dict[str, Any] | None = None
     enabled: bool | None = None
     headers: dict[str, str] | None = None
@@ -65,6 +66,7 @@ def create_endpoint(
         enabled=True if fields.enabled is None else fields.enabled,
         disabled_reason=None if fields.enabled is not False else DisabledReason.MANUAL,
         rate_limit=fields.rate_limit,
+        max_in_flight=fields.max_in_flight,
         metadata_=fields.metadata or {},
         send_traceparent=bool(fields.send_traceparent),
         failure_count=0,
@@ -103,8 +105,9 @@ def update_endpoint(
         value = getattr(fields, name)
         if value is not None:
             setattr(endpoint, name, value)
-    if "rate_limit" in fields.given:
-        endpoint.rate_limit = fields.rate_limit
+    for name in ("rate_limit", "max_in_flight"):  # null is a value of theirs
+        if name in fields.given:
+            setattr(endpoint, name, getattr(fields, name))
     if fields.metadata is not None:
         endpoint.metadata_ = fields.metadata
     if fields.headers is not None:

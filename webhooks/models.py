@@ -93,6 +93,8 @@ class Endpoint(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(32))
     rate_limit: Mapped[int | None] = mapped_column(Integer)
+    # Attempts in flight at once; None: WEBHOOKS_MAX_IN_FLIGHT_PER_ENDPOINT.
+    max_in_flight: Mapped[int | None] = mapped_column(Integer)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JsonValue, default=dict)
     # The failure streak: failed attempts since the last success, and when it began.
     failure_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -160,12 +162,20 @@ class Delivery(Base):
             postgresql_where=text("status <> 'pending'"),
             sqlite_where=text("status <> 'pending'"),
         ),
-        # The scheduler's scan: only pending rows, by due time.
+        # The scheduler's scan: only pending rows free to go, by due time.
         Index(
             "ix_deliveries_pending_due",
             "next_attempt_at",
-            postgresql_where=text("status = 'pending'"),
-            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending' AND NOT held"),
+            sqlite_where=text("status = 'pending' AND NOT held"),
+        ),
+        # Deliveries held behind their endpoint's rate limit or cap, released per endpoint.
+        Index(
+            "ix_deliveries_held",
+            "endpoint_id",
+            "next_attempt_at",
+            postgresql_where=text("held"),
+            sqlite_where=text("held"),
         ),
         # One tenant's backlog (the console's overview), from the index alone.
         Index(
@@ -192,6 +202,8 @@ class Delivery(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the task last put on the queue is expected to run; the scheduler's requeue mark.
     queued_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Waiting in SQL for room at its endpoint (rate limit or cap): released per endpoint.
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -7,9 +7,11 @@ from celery import Celery
 from webhooks import USER_AGENT
 from webhooks.config import Settings
 from webhooks.db import make_engine
+from webhooks.delivery.broker_loss import BrokerWatch
 from webhooks.delivery.deliverer import Deliverer
 from webhooks.delivery.requeue import Requeuer
 from webhooks.delivery.sender import Sender
+from webhooks.delivery.throttle import Throttle
 from webhooks.observability.attempts import AttemptObserver
 from webhooks.observability.metrics import DeliveryMetrics
 from webhooks.security.guard import NetworkGuard
@@ -34,8 +36,14 @@ class Runtime:
         )
         self.metrics = DeliveryMetrics.create()
         observe = AttemptObserver(self.metrics)
-        self.deliverer = Deliverer(settings, self.engine, sender, observe=observe)
-        self.requeuer = Requeuer(settings, self.engine, CeleryDispatcher(app, settings))
+        dispatcher = CeleryDispatcher(app, settings)
+        throttle = Throttle.from_settings(settings)
+        self.deliverer = Deliverer(
+            settings, self.engine, sender, throttle, dispatcher, observe=observe
+        )
+        self.requeuer = Requeuer(
+            settings, self.engine, dispatcher, broker=BrokerWatch.from_settings(settings)
+        )
 
 
 class LazyRuntime:

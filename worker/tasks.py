@@ -17,9 +17,10 @@ DATABASE_RETRY_SECONDS = 2.0
 class RetryLater(Exception):
     """Raised by a task to be run again after `countdown` seconds."""
 
-    def __init__(self, countdown: float) -> None:
+    def __init__(self, countdown: float, reserved: bool = False) -> None:
         super().__init__(f"retry in {countdown:.1f}s")
         self.countdown = countdown
+        self.reserved = reserved  # it waits for an instant its endpoint's rate limit gave it
 
 
 class DeliveryTask(Task):  # type: ignore[misc]
@@ -35,6 +36,8 @@ class DeliveryTask(Task):  # type: ignore[misc]
         if kwargs.get("countdown") is None and isinstance(exc, RetryLater):
             countdown = exc.countdown
             kwargs["countdown"] = max(countdown, self.shortest_countdown) if countdown else 0
+            # Set either way: left out, the next run would inherit this run's arguments.
+            kwargs["kwargs"] = {"reserved": True} if exc.reserved else {}
         return super().retry(*args, exc=exc, **kwargs)
 
 
@@ -45,17 +48,17 @@ def register(app: Celery, settings: Settings) -> LazyRuntime:
     shortest = 1.0 if settings.broker_is_rabbitmq else 0.0
 
     @app.task(bind=True, base=DeliveryTask, name=DELIVER, shortest_countdown=shortest)
-    def deliver(self: DeliveryTask, delivery_id: str) -> None:
+    def deliver(self: DeliveryTask, delivery_id: str, reserved: bool = False) -> None:
         """Make one attempt of a delivery; ask Celery to run it again if the schedule says so."""
         try:
-            countdown = runtime.get().deliverer.deliver(delivery_id)
+            again = runtime.get().deliverer.deliver(delivery_id, reserved)
         except DBAPIError as exc:
             if not is_unavailable(exc):
                 raise
             # The database is away: nothing was claimed or the record is safe in the lease.
             raise RetryLater(DATABASE_RETRY_SECONDS) from exc
-        if countdown is not None:
-            raise RetryLater(countdown)
+        if again is not None:
+            raise RetryLater(again.countdown, again.reserved)
 
     # Acknowledged on receipt: a pass lost with its worker is simply replaced by the next one.
     @app.task(name=SCHEDULE, acks_late=False)

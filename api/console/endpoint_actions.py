@@ -10,7 +10,6 @@ from api.console.blueprint import bp
 from api.console.pages import back_to, render
 from api.services import services
 from webhooks import endpoints
-from webhooks.delivery.queue import dispatch
 from webhooks.delivery.redelivery import recover_endpoint
 from webhooks.endpoints import EndpointFields
 from webhooks.errors import Conflict, InvalidInput
@@ -92,7 +91,7 @@ def endpoint_test(endpoint_id: str) -> BaseResponse:
     )
     if not published.deliveries:
         raise Conflict("nothing was sent: the endpoint was disabled meanwhile")
-    dispatch(app.engine, app.dispatcher, [d.id for d in published.deliveries])
+    app.intake.admit(published.deliveries)
     return back_to("delivery_page", "tested", delivery_id=published.deliveries[0].id)
 
 

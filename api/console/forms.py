@@ -17,6 +17,7 @@ def endpoint_data(form: MultiDict[str, str], with_tenant: bool) -> dict[str, Any
         "event_types": list(dict.fromkeys([*picked, *(t for t in typed if t)])),
         "description": form.get("description", ""),
         "rate_limit": _number(form.get("rate_limit", "")),
+        "max_in_flight": _number(form.get("max_in_flight", "")),
         "metadata": _pairs(form.get("metadata", "")),
     }
     if with_tenant and form.get("tenant", "").strip():
@@ -31,6 +32,7 @@ def endpoint_values(endpoint: Endpoint) -> dict[str, Any]:
         "event_types": list(endpoint.event_types),
         "description": endpoint.description,
         "rate_limit": endpoint.rate_limit,
+        "max_in_flight": endpoint.max_in_flight,
         "metadata": "\n".join(f"{key}={value}" for key, value in endpoint.metadata_.items()),
     }
 

@@ -45,11 +45,14 @@ def test_patch_changes_any_creatable_field(client: FlaskClient) -> None:
     assert client.patch(path, json={}).get_json()["url"] == "https://example.org/new"
 
 
-def test_patch_null_clears_only_the_rate_limit(client: FlaskClient) -> None:
-    """`rate_limit: null` means unlimited; null for any other field is a 422 on that field."""
-    created = create_endpoint(client, rate_limit=5)
+def test_patch_null_clears_only_the_limits(client: FlaskClient) -> None:
+    """`rate_limit: null` means unlimited, `max_in_flight: null` the default; null for any
+    other field is a 422 on that field."""
+    created = create_endpoint(client, rate_limit=5, max_in_flight=3)
     path = f"/v1/endpoints/{created['id']}"
 
+    assert client.patch(path, json={"max_in_flight": 7}).get_json()["max_in_flight"] == 7
+    assert client.patch(path, json={"max_in_flight": None}).get_json()["max_in_flight"] is None
     assert client.patch(path, json={"rate_limit": None}).get_json()["rate_limit"] is None
     for name in ("url", "event_types", "description", "secret", "metadata", "enabled"):
         assert invalid(client.patch(path, json={name: None})) == [[name]], name
@@ -57,16 +60,18 @@ def test_patch_null_clears_only_the_rate_limit(client: FlaskClient) -> None:
         ({"url": "http://10.1.2.3/"}, ["url"]),
         ({"url": "gopher://example.com/"}, ["url"]),
         ({"enabled": "yes"}, ["enabled"]),
+        ({"max_in_flight": 0}, ["max_in_flight"]),
         ({"event_types": ["a.*.*"]}, ["event_types", 0]),
         ({"secret": "whsec_x"}, ["secret"]),
         ({"id": "ep_01aaaaaaaaaaaaaaaaaaaaaaaa"}, ["id"]),
         ({"created_at": "2020-01-01T00:00:00Z"}, ["created_at"]),
     ]:
         assert invalid(client.patch(path, json=body)) == [loc], body
-    # Nothing but the rate limit changed.
+    # Nothing but the limits changed.
     after = client.get(path).get_json()
     unchanged = {k: v for k, v in created.items() if k not in ("secret", "updated_at")}
-    assert after == {**unchanged, "rate_limit": None, "updated_at": after["updated_at"]}
+    cleared = {"rate_limit": None, "max_in_flight": None}
+    assert after == {**unchanged, **cleared, "updated_at": after["updated_at"]}
 
 
 def test_enabling_clears_the_reason_and_the_streak(client: FlaskClient, engine: Engine) -> None:

@@ -37,6 +37,7 @@ def test_create_with_only_a_url_has_the_documented_defaults(client: FlaskClient)
         "enabled": True,
         "disabled_reason": None,
         "rate_limit": None,
+        "max_in_flight": None,
         "metadata": {},
         "signature_scheme": "hmac-sha256",
         "public_key": None,
@@ -58,6 +59,7 @@ def test_create_with_every_field(client: FlaskClient) -> None:
         "description": "billing",
         "secret": SECRET,
         "rate_limit": 50,
+        "max_in_flight": 3,
         "metadata": {"team": "x"},
     }
     created = create_endpoint(client, **fields)
@@ -143,6 +145,9 @@ def test_invalid_fields(client: FlaskClient) -> None:
         ({"url": url, "rate_limit": "5"}, ["rate_limit"]),
         ({"url": url, "rate_limit": True}, ["rate_limit"]),
         ({"url": url, "rate_limit": 1.5}, ["rate_limit"]),
+        ({"url": url, "max_in_flight": 0}, ["max_in_flight"]),
+        ({"url": url, "max_in_flight": 1001}, ["max_in_flight"]),
+        ({"url": url, "max_in_flight": "5"}, ["max_in_flight"]),
         ({"url": url, "tenant": "two words"}, ["tenant"]),
         ({"url": url, "tenant": ""}, ["tenant"]),
         ({"url": url, "description": "x" * 1025}, ["description"]),

@@ -28,7 +28,8 @@ RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 SECRET = "whsec_" + base64.b64encode(bytes(range(32))).decode()  # a valid secret of 32 bytes
 ENDPOINT_FIELDS = {
     "id", "url", "event_types", "tenant", "description", "enabled", "disabled_reason",
-    "rate_limit", "metadata", "headers", "send_traceparent", "signature_scheme", "public_key",
+    "rate_limit", "max_in_flight", "metadata", "headers", "send_traceparent", "signature_scheme",
+    "public_key",
     "created_at", "updated_at",
 }  # fmt: skip
 DELIVERY_FIELDS = {

@@ -48,6 +48,8 @@ class Receiver:
         self._lock = threading.Lock()
         self._scripts: dict[str, list[Reply]] = defaultdict(list)
         self._received: list[Received] = []
+        self._active: dict[str, int] = defaultdict(int)  # requests being answered, by path
+        self._peak: dict[str, int] = defaultdict(int)
         self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -80,6 +82,20 @@ class Receiver:
             message=f"receiver got {len(self.received(path))} requests to {path}, wanted {count}",
         )
 
+    def peak_in_flight(self, path: str) -> int:
+        """The most requests to `path` that were being answered at once."""
+        with self._lock:
+            return self._peak[path]
+
+    def _enter(self, path: str) -> None:
+        with self._lock:
+            self._active[path] += 1
+            self._peak[path] = max(self._peak[path], self._active[path])
+
+    def _leave(self, path: str) -> None:
+        with self._lock:
+            self._active[path] -= 1
+
     def close(self) -> None:
         """Stop serving."""
         self._server.shutdown()
@@ -106,7 +122,11 @@ class Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 receiver._record(Received(self.path, headers, body, time.time()))
                 reply = receiver._next_reply(self.path)
-                _answer(self, reply)
+                receiver._enter(self.path)
+                try:
+                    _answer(self, reply)
+                finally:
+                    receiver._leave(self.path)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

@@ -1,10 +1,10 @@
-"""Claim, send, record: one attempt of one delivery, as the worker's task runs it."""
+"""Claim, throttle, send, record: one attempt of one delivery, as the worker's task runs it."""
 
 import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -14,8 +14,11 @@ from webhooks.config import Settings
 from webhooks.db import is_unavailable
 from webhooks.delivery.headers import attempt_headers, recorded
 from webhooks.delivery.ledger import Claim, make_ledger
-from webhooks.delivery.outcome import AttemptRecord, Rules
+from webhooks.delivery.outcome import AttemptError, AttemptRecord, Rules
+from webhooks.delivery.queue import Dispatcher, dispatch
 from webhooks.delivery.sender import Sender
+from webhooks.delivery.throttle import Limits, Slot, Throttle, Verdict
+from webhooks.errors import Unavailable
 from webhooks.models import PENDING
 from webhooks.observability.attempts import AttemptHook, AttemptObserver
 from webhooks.observability.tracing import inject_trace_context
@@ -23,6 +26,17 @@ from webhooks.security.sealing import Keyring
 from webhooks.times import utcnow
 
 log = logging.getLogger(__name__)
+
+# How long a delivery waits when the throttle's Redis does not answer.
+THROTTLE_UNAVAILABLE = Slot(Verdict.LATER, 2.0)
+
+
+@dataclass(frozen=True)
+class Again:
+    """Run the task again after `countdown` seconds; `reserved`: it holds that rate instant."""
+
+    countdown: float
+    reserved: bool = False
 
 
 class Deliverer:
@@ -33,11 +47,16 @@ class Deliverer:
         settings: Settings,
         engine: Engine,
         sender: Sender,
+        throttle: Throttle,
+        dispatcher: Dispatcher,
         clock: Callable[[], datetime] = utcnow,
         observe: AttemptHook | None = None,
     ) -> None:
         self.settings = settings
+        self.engine = engine
         self.sender = sender
+        self.throttle = throttle
+        self.dispatcher = dispatcher
         self.clock = clock
         self.observe = observe or AttemptObserver()
         self.rules = Rules.from_settings(settings)
@@ -48,11 +67,41 @@ class Deliverer:
             keyring=Keyring.from_settings(settings),
         )
 
-    def deliver(self, delivery_id: str) -> float | None:
-        """Make one attempt if the delivery is due; return a countdown to run again, or None."""
+    def deliver(self, delivery_id: str, reserved: bool = False) -> Again | None:
+        """Make one attempt if the delivery is due and its endpoint has room; say when to rerun.
+
+        `reserved`: the delivery waited for an instant the rate limit reserved for it.
+        """
         claim = self.ledger.claim(delivery_id, secrets.token_hex(16), self.clock())
         if claim is None:
             return None
+        most = claim.max_in_flight or self.settings.max_in_flight_per_endpoint
+        try:
+            slot = self.throttle.acquire(
+                claim.endpoint_id, Limits(claim.rate_limit, most), claim.token, reserved
+            )
+        except Unavailable as exc:
+            log.warning("%s; %s waits", exc, delivery_id)
+            slot = THROTTLE_UNAVAILABLE
+        if slot.verdict is not Verdict.GO:
+            return self.hold(claim, slot)
+        timed_out = False
+        try:
+            attempt, status = self.attempt(claim)
+            timed_out = attempt.error == AttemptError.TIMEOUT
+        finally:
+            # Given back even when recording failed: the slot is for the request, now over.
+            free = self.throttle.release(
+                claim.endpoint_id, claim.token, timed_out=timed_out, most=most
+            )
+        if free:
+            self.hand_over(claim.endpoint_id, free)
+        if status == PENDING and attempt.next_attempt_at is not None and attempt.queued:
+            return Again(max(0.0, (attempt.next_attempt_at - self.clock()).total_seconds()))
+        return None
+
+    def attempt(self, claim: Claim) -> tuple[AttemptRecord, str | None]:
+        """Send the claimed delivery and record the attempt; return it and the new status."""
         started = self.clock()
         headers = attempt_headers(
             claim.secrets, claim.event_id, claim.payload, int(started.timestamp()), claim.headers
@@ -64,9 +113,26 @@ class Deliverer:
         attempt = replace(attempt, request_headers=recorded(headers, claim.headers))
         status = self.record(claim, attempt)
         self.observe(claim, attempt, status)
-        if status == PENDING and attempt.next_attempt_at is not None and attempt.queued:
-            return max(0.0, (attempt.next_attempt_at - self.clock()).total_seconds())
-        return None
+        return attempt, status
+
+    def hold(self, claim: Claim, slot: Slot) -> Again | None:
+        """Give the claim back without an attempt; wait on a countdown or held in SQL."""
+        now = self.clock()
+        held = self.rules.hold(slot, now)
+        self.ledger.hold(claim, held)
+        if held.in_sql:
+            # The API holds the endpoint's new deliveries behind this one, in order.
+            self.throttle.mark_waiting(claim.endpoint_id)
+            return None
+        return Again(held.countdown(now) or 0.0, reserved=held.reserved)
+
+    def hand_over(self, endpoint_id: str, free: int) -> None:
+        """Queue as many of the endpoint's held deliveries as it has free slots."""
+        taken, more = self.ledger.unhold_next(endpoint_id, free, self.clock())
+        if taken:
+            dispatch(self.engine, self.dispatcher, taken)
+        elif not more:
+            self.throttle.clear_waiting(endpoint_id)
 
     def record(self, claim: Claim, attempt: AttemptRecord) -> str | None:
         """Record the attempt, waiting out a database outage while the lease lasts."""

@@ -7,17 +7,20 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from webhooks.delivery.outcome import AttemptRecord, Rules
+from webhooks.delivery.outcome import AttemptRecord, Held, Rules
 from webhooks.delivery.statements import (
+    ANY_HELD,
     CLAIM,
     CLAIM_WITH_TARGET,
     FILL_PLACEHOLDER,
     FINISH,
+    HOLD,
     INSERT_ATTEMPT,
     RECORD_SUCCESS,
     RELEASE_UNSENDABLE,
     RETRY,
     TARGET,
+    UNHOLD_NEXT,
     bind,
 )
 from webhooks.endpoint_headers import decode_headers
@@ -46,6 +49,8 @@ class Claim:
     tenant: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)  # the endpoint's custom headers
     traceparent: bool = False  # the endpoint wants the attempt's trace context
+    rate_limit: int | None = None  # the endpoint's limits, as they stand at the claim
+    max_in_flight: int | None = None
 
 
 class Ledger:
@@ -87,6 +92,28 @@ class Ledger:
         if disabled and kept.status == PENDING:
             return CANCELLED  # the endpoint was just disabled, its pending deliveries with it
         return str(kept.status)
+
+    def hold(self, claim: Claim, held: Held) -> None:
+        """Undo the claim: no attempt was made, and the delivery waits as `held` says."""
+        queued_until = None if held.in_sql else held.next_attempt_at
+        params = bind(
+            delivery_id=claim.delivery_id,
+            token=claim.token,
+            next_attempt_at=held.next_attempt_at,
+            queued_until=queued_until,
+            held=held.in_sql,
+        )
+        with self.engine.begin() as conn:
+            conn.execute(HOLD, params)
+
+    def unhold_next(self, endpoint_id: str, count: int, now: datetime) -> tuple[list[str], bool]:
+        """Mark the endpoint's next `count` due held deliveries as queued; say if any stay."""
+        params = bind(endpoint_id=endpoint_id, count=count, due_by=now, queued_at=now)
+        with self.engine.begin() as conn:
+            taken = list(conn.execute(UNHOLD_NEXT, params).scalars())
+            if taken:
+                return taken, True
+            return [], conn.execute(ANY_HELD, bind(endpoint_id=endpoint_id)).first() is not None
 
     def _claim_params(self, delivery_id: str, token: str, now: datetime) -> dict[str, Any]:
         return bind(
@@ -130,6 +157,8 @@ class Ledger:
             tenant=held.tenant,
             headers=decode_headers(target.headers, self.keyring),
             traceparent=target.send_traceparent,
+            rate_limit=target.rate_limit,
+            max_in_flight=target.max_in_flight,
         )
 
 

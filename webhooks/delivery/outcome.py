@@ -2,8 +2,9 @@
 
 Every rule that follows an attempt lives here: how an HTTP outcome is classified, the retry
 schedule and its jitter, a receiver's Retry-After, whether the wait rides a countdown or is
-parked in SQL, when a run of the schedule is spent, and the failure streak that disables an
-endpoint (410 Gone at once, a long streak of failures eventually).
+parked in SQL, where a delivery its endpoint's throttle held back waits, when a run of the
+schedule is spent, and the failure streak that disables an endpoint (410 Gone at once, a long
+streak of failures eventually). How the throttle counts is webhooks/delivery/throttle.py.
 """
 
 import enum
@@ -17,6 +18,7 @@ from sqlalchemy import Connection, Update, func, literal, select, update
 
 from webhooks import operations
 from webhooks.config import Settings
+from webhooks.delivery import throttle
 from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED, UTCDateTime
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints
@@ -156,6 +158,19 @@ class AttemptRecord:
 
 
 @dataclass(frozen=True)
+class Held:
+    """A delivery held back by its endpoint's throttle: no attempt, and a time to try again."""
+
+    next_attempt_at: datetime
+    in_sql: bool  # waits in SQL for its endpoint; else rides a countdown to next_attempt_at
+    reserved: bool  # holds that instant of the rate limit already
+
+    def countdown(self, now: datetime) -> float | None:
+        """Seconds to the countdown the task runs again after; None when held in SQL."""
+        return None if self.in_sql else max(0.0, (self.next_attempt_at - now).total_seconds())
+
+
+@dataclass(frozen=True)
 class Rules:
     """The operator's settings that decide what follows an attempt."""
 
@@ -210,6 +225,15 @@ class Rules:
         waits may; long ones are parked (`next_attempt_at`) for the requeuer.
         """
         return wait <= self.max_countdown
+
+    def hold(self, slot: throttle.Slot, now: datetime) -> Held:
+        """Where a delivery the throttle held back waits: a countdown, or SQL."""
+        wait = timedelta(seconds=slot.wait_seconds)
+        if slot.verdict is throttle.Verdict.RESERVED and self.rides_countdown(wait):
+            return Held(now + wait, in_sql=False, reserved=True)
+        # Every slot in use (wait for one to free) or the rate's instants all taken: held
+        # in SQL and released per endpoint, by the worker freeing a slot or the scheduler.
+        return Held(now + wait, in_sql=True, reserved=False)
 
     def status_after_lost(self, status: str, run_attempt: int) -> str:
         """A delivery's status once an attempt lost with its worker is counted."""
@@ -288,6 +312,8 @@ def cancel_pending(conn: Connection, endpoint_id: str, now: datetime) -> int:
     result = conn.execute(
         update(deliveries)
         .where(deliveries.c.endpoint_id == endpoint_id, deliveries.c.status == PENDING)
-        .values(status=CANCELLED, next_attempt_at=None, queued_until=None, updated_at=now)
+        .values(
+            status=CANCELLED, next_attempt_at=None, queued_until=None, held=False, updated_at=now
+        )
     )
     return result.rowcount

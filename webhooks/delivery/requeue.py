@@ -1,24 +1,30 @@
 """The requeuer: SQL says what is due and nobody holds, and this puts it back on the queue.
 
-Celery beat runs one pass every scheduler interval (the `webhooks.schedule` task).
+Celery beat runs one pass every scheduler interval (the `webhooks.schedule` task). A pass
+records attempts lost with their worker, queues what is due and not queued (parked retries,
+messages a broker lost), and releases deliveries held behind their endpoint's throttle,
+per endpoint no more than its limits let go before the next pass.
 """
 
 import logging
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, case, func, insert, or_, select, update
 
 from webhooks.config import Settings
+from webhooks.delivery.broker_loss import BrokerWatch
 from webhooks.delivery.outcome import AttemptError, Rules
 from webhooks.delivery.queue import Dispatcher, dispatch
 from webhooks.ids import new_id
 from webhooks.models import FAILED, PENDING
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries
+from webhooks.models import endpoints_table as endpoints
 from webhooks.operations import deliveries_failed
 from webhooks.times import utcnow
 
@@ -32,6 +38,7 @@ class Tick:
     reaped: int = 0
     queued: int = 0
     unqueued: int = 0
+    released: int = 0  # held deliveries released to their endpoint
 
 
 class Requeuer:
@@ -45,6 +52,7 @@ class Requeuer:
         *,
         batch_size: int = 500,
         clock: Callable[[], datetime] = utcnow,
+        broker: BrokerWatch | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -52,10 +60,13 @@ class Requeuer:
         self.batch_size = batch_size
         self.clock = clock
         self.rules = Rules.from_settings(settings)
+        self.broker = broker or BrokerWatch(None)
 
     def tick(self) -> Tick:
         """Run one pass, in batches, for at most one scheduler interval."""
         stop = time.monotonic() + self.settings.scheduler_interval_seconds
+        if self.broker.lost():
+            self.requeue_all_queued()
         reaped = queued = unqueued = 0
         while True:
             batch_reaped = self.reap_expired_leases()
@@ -68,9 +79,70 @@ class Requeuer:
             full = max(batch_reaped, batch_queued + batch_unqueued) >= self.batch_size
             if batch_unqueued or not full or time.monotonic() >= stop:
                 break
-        if reaped or queued or unqueued:
-            log.info("requeue: reaped %d, queued %d, broker refused %d", reaped, queued, unqueued)
-        return Tick(reaped, queued, unqueued)
+        released = self.release_held() if not unqueued else 0
+        if reaped or queued or unqueued or released:
+            log.info(
+                "requeue: reaped %d, queued %d, broker refused %d, released %d held",
+                reaped,
+                queued,
+                unqueued,
+                released,
+            )
+        return Tick(reaped, queued, unqueued, released)
+
+    def requeue_all_queued(self) -> int:
+        """The broker lost its messages: make every queued, unheld delivery due for queueing."""
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.status == PENDING,
+                    ~deliveries.c.held,
+                    deliveries.c.lease_expires_at.is_(None),
+                    deliveries.c.queued_until.is_not(None),
+                )
+                .values(queued_until=None)
+            ).rowcount
+        log.warning("requeue: the broker lost its queued messages; %d queued again", count)
+        return count
+
+    def release_held(self) -> int:
+        """Queue held deliveries: per endpoint, what its cap and rate let go until the next pass."""
+        now = self.clock()
+        horizon = math.ceil(2 * self.settings.scheduler_interval_seconds)
+        cap = func.coalesce(endpoints.c.max_in_flight, self.settings.max_in_flight_per_endpoint)
+        by_rate = endpoints.c.rate_limit * horizon
+        quota = case((by_rate < cap, by_rate), else_=cap)
+        rank = func.row_number().over(
+            partition_by=deliveries.c.endpoint_id, order_by=deliveries.c.next_attempt_at
+        )
+        ranked = (
+            select(deliveries.c.id, rank.label("rank"), quota.label("quota"))
+            .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
+            .where(deliveries.c.held, deliveries.c.next_attempt_at <= now)
+            .subquery()
+        )
+        with self.engine.begin() as conn:
+            chosen = list(
+                conn.execute(
+                    select(ranked.c.id)
+                    .where(ranked.c.rank <= ranked.c.quota)
+                    .limit(self.batch_size)
+                ).scalars()
+            )
+            if not chosen:
+                return 0
+            # Only those still held: a worker freeing a slot may have taken one meanwhile.
+            released = list(
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_(chosen), deliveries.c.held)
+                    .values(held=False, queued_until=now)
+                    .returning(deliveries.c.id)
+                ).scalars()
+            )
+        unsent = dispatch(self.engine, self.dispatcher, released)
+        return len(released) - len(unsent)
 
     def reap_expired_leases(self) -> int:
         """Record attempts whose worker died mid-flight, and make their deliveries due now."""
@@ -143,6 +215,7 @@ class Requeuer:
                     select(deliveries.c.id)
                     .where(
                         deliveries.c.status == PENDING,
+                        ~deliveries.c.held,
                         deliveries.c.next_attempt_at <= now,
                         deliveries.c.lease_expires_at.is_(None),
                         or_(

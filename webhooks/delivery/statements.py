@@ -7,6 +7,7 @@ each is built here, once; `bind()` names the values they take.
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Float,
     Integer,
     String,
@@ -66,6 +67,8 @@ _TARGET = (
     endpoints.c.deleted_at,
     endpoints.c.headers,
     endpoints.c.send_traceparent,
+    endpoints.c.rate_limit,
+    endpoints.c.max_in_flight,
     events.c.payload,
 )
 CLAIM = update(deliveries).where(*_DUE).values(**_TAKE).returning(*_HELD)
@@ -121,6 +124,45 @@ RETRY = (
         **_AFTER,
     )
     .returning(deliveries.c.status)
+)
+# Held back by the endpoint's throttle: the claim is undone (no attempt was made) and the
+# delivery waits, on a countdown or held in SQL. A cancellation meanwhile stands.
+HOLD = (
+    update(deliveries)
+    .where(*_HOLDER)
+    .values(
+        attempt_count=deliveries.c.attempt_count - 1,
+        lease_token=None,
+        lease_expires_at=None,
+        next_attempt_at=case((_CANCELLED, null()), else_=_time("next_attempt_at")),
+        queued_until=case((_CANCELLED, null()), else_=_time("queued_until")),
+        held=case((_CANCELLED, False), else_=bindparam("p_held", type_=Boolean())),
+    )
+)
+# The worker that frees an endpoint's slot hands the free slots to its next held deliveries.
+_NEXT_HELD = (
+    select(deliveries.c.id)
+    .where(
+        deliveries.c.held,
+        deliveries.c.endpoint_id == bindparam("p_endpoint_id", type_=String()),
+        deliveries.c.next_attempt_at <= _time("due_by"),
+    )
+    .order_by(deliveries.c.next_attempt_at)
+    .limit(bindparam("p_count", type_=Integer()))
+    .with_for_update(skip_locked=True)
+)
+UNHOLD_NEXT = (
+    update(deliveries)
+    .where(deliveries.c.id.in_(_NEXT_HELD), deliveries.c.held)
+    .values(held=False, queued_until=_time("queued_at"))
+    .returning(deliveries.c.id)
+)
+ANY_HELD = (
+    select(deliveries.c.id)
+    .where(
+        deliveries.c.held, deliveries.c.endpoint_id == bindparam("p_endpoint_id", type_=String())
+    )
+    .limit(1)
 )
 _ATTEMPT_COLUMNS = (
     "id",
