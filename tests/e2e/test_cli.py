@@ -56,11 +56,12 @@ def test_endpoints_and_events_from_the_command_line(cli: Any) -> None:
         ok(
             cli(
                 "endpoints", "create", "https://example.com/hook", "--type", "invoice.*",
-                "--header", "X-Api-Key: k1", "--json",
+                "--header", "X-Api-Key: k1", "--rate-limit", "5", "--max-in-flight", "3", "--json",
             )
         )
     )  # fmt: skip
     assert created["secret"].startswith("whsec_")
+    assert (created["rate_limit"], created["max_in_flight"]) == (5, 3)
     assert created["headers"] == {"X-Api-Key": "***"}
     endpoint_id = created["id"]
     table = ok(cli("endpoints", "create", "https://example.com/other"))

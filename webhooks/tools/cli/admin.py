@@ -91,6 +91,8 @@ def list_endpoints(
 @click.option("--tenant")
 @click.option("--description", default="")
 @click.option("--header", "headers", multiple=True, help="NAME:VALUE sent with every attempt.")
+@click.option("--rate-limit", type=click.IntRange(1), help="Most deliveries per second.")
+@click.option("--max-in-flight", type=click.IntRange(1, 1000), help="Most attempts at once.")
 @api_options
 def create_endpoint(
     endpoint_url: str,
@@ -98,6 +100,8 @@ def create_endpoint(
     tenant: str | None,
     description: str,
     headers: tuple[str, ...],
+    rate_limit: int | None,
+    max_in_flight: int | None,
     url: str,
     api_key: str | None,
     as_json: bool,
@@ -108,6 +112,8 @@ def create_endpoint(
         "event_types": list(event_types),
         "description": description,
         "headers": dict(_header(h) for h in headers),
+        "rate_limit": rate_limit,
+        "max_in_flight": max_in_flight,
     }
     if tenant:
         body["tenant"] = tenant

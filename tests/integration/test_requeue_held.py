@@ -1,0 +1,102 @@
+"""The scheduler and held deliveries, on SQLite and PostgreSQL with the real test Redis: each
+endpoint's line is released no faster than its limits, and a broker that lost its messages has
+everything queued again at once."""
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from tests.support.api import queued_delivery_ids
+from tests.support.rows import add_deliveries, add_endpoint, row
+from webhooks.config import Settings
+from webhooks.delivery.broker_loss import BrokerWatch
+from webhooks.delivery.requeue import Requeuer
+from webhooks.models import deliveries_table as deliveries
+from webhooks.times import utcnow
+from worker.dispatch import CeleryDispatcher
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The scheduler's clock, stopped for the test."""
+    return utcnow()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """A pass every second: rate-limited lines are released two seconds' worth at a time."""
+    return replace(settings, scheduler_interval_seconds=1, max_in_flight_per_endpoint=4)
+
+
+@pytest.fixture
+def watch(redis_url: str) -> Iterator[BrokerWatch]:
+    """Watch the test Redis, the broker of these tests."""
+    client = redis.Redis.from_url(redis_url)
+    yield BrokerWatch(client)
+    client.close()
+
+
+@pytest.fixture
+def requeuer(
+    settings: Settings, engine: Engine, now: datetime, watch: BrokerWatch
+) -> Iterator[Requeuer]:
+    """A scheduler on the test database publishing to the test Redis."""
+    dispatcher = CeleryDispatcher.from_settings(settings)
+    yield Requeuer(settings, engine, dispatcher, clock=lambda: now, broker=watch)
+    dispatcher.app.close()
+
+
+def held_line(engine: Engine, now: datetime, count: int, **endpoint: object) -> list[str]:
+    """`count` due deliveries held behind one endpoint, oldest first."""
+    endpoint_id = add_endpoint(engine, now, **endpoint)
+    due = [now - timedelta(seconds=count - n) for n in range(count)]
+    return add_deliveries(engine, due, endpoint_id, held=True)
+
+
+def test_held_lines_are_released_per_endpoint_within_their_limits(
+    requeuer: Requeuer, engine: Engine, redis_url: str, now: datetime
+) -> None:
+    """Per pass: the cap's worth (default 4, or max_in_flight), or two seconds of its rate."""
+    default = held_line(engine, now, 10)
+    capped = held_line(engine, now, 10, max_in_flight=2)
+    limited = held_line(engine, now, 10, rate_limit=1)  # two per pass of a second
+
+    tick = requeuer.tick()
+
+    released = [*default[:4], *capped[:2], *limited[:2]]
+    assert tick.released == 8 and tick.queued == 0
+    assert sorted(queued_delivery_ids(redis_url)) == sorted(released)
+    for delivery_id in default + capped + limited:
+        after = row(engine, deliveries, delivery_id)
+        assert after.held is (delivery_id not in released)
+        assert after.queued_until == (now if delivery_id in released else None)
+
+
+def test_a_held_delivery_not_yet_due_stays_held(
+    requeuer: Requeuer, engine: Engine, redis_url: str, now: datetime
+) -> None:
+    """A delivery held until a later instant of its rate limit waits for it."""
+    [later] = add_deliveries(engine, [now + timedelta(seconds=5)], held=True)
+
+    assert requeuer.tick().released == 0
+    assert row(engine, deliveries, later).held
+    assert queued_delivery_ids(redis_url) == []
+
+
+def test_a_broker_that_lost_its_messages_has_them_queued_again_at_once(
+    requeuer: Requeuer, engine: Engine, redis_url: str, now: datetime
+) -> None:
+    """Queued a moment ago (far from stale), then the broker is flushed: queued at the next pass."""
+    requeuer.tick()  # the first pass leaves its mark
+    queued = add_deliveries(engine, [now, now], queued_until=now)
+    assert requeuer.tick().queued == 0  # the broker has them: nothing to do
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushall()
+    client.close()
+    assert requeuer.tick().queued == 2
+    assert sorted(queued_delivery_ids(redis_url)) == sorted(queued)
