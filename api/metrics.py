@@ -85,6 +85,11 @@ class _Backlog(Collector):
             value=waiting.in_flight,
         )
         yield GaugeMetricFamily(
+            "webhooks_deliveries_held",
+            "Pending deliveries waiting behind their endpoint's rate limit or cap.",
+            value=waiting.held,
+        )
+        yield GaugeMetricFamily(
             "webhooks_oldest_due_seconds",
             "How long the longest-waiting due delivery has waited.",
             value=waiting.oldest_wait_seconds(self.now),

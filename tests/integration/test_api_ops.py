@@ -116,6 +116,7 @@ def test_metrics_report_the_backlog_and_endpoints(client: FlaskClient, engine: E
     set_row(engine, "deliveries", refs[0], next_attempt_at=utcnow() - timedelta(seconds=60))
     set_row(engine, "deliveries", refs[1], next_attempt_at=utcnow() + timedelta(hours=1))
     set_row(engine, "deliveries", refs[2], lease_token="t", lease_expires_at=utcnow())
+    set_row(engine, "deliveries", refs[1], held=True)
 
     response = client.get("/metrics")
 
@@ -130,6 +131,7 @@ def test_metrics_report_the_backlog_and_endpoints(client: FlaskClient, engine: E
     assert samples["webhooks_deliveries_pending"] == 3
     assert samples["webhooks_deliveries_due"] == 2
     assert samples["webhooks_deliveries_in_flight"] == 1
+    assert samples["webhooks_deliveries_held"] == 1
     assert 60 <= samples["webhooks_oldest_due_seconds"] < 120
     assert samples['webhooks_endpoints{state="enabled"}'] == 1
     assert samples['webhooks_endpoints{state="disabled"}'] == 1

@@ -1,4 +1,4 @@
-"""The backlog: what waits to be delivered, what is due, what is in flight, the longest wait."""
+"""The backlog: what waits to be delivered, what is due, in flight or held, the longest wait."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +17,7 @@ class Backlog:
     due: int
     in_flight: int
     oldest_due: datetime | None
+    held: int = 0  # waiting behind their endpoint's rate limit or cap
 
     def oldest_wait_seconds(self, now: datetime) -> float:
         """How long the longest-waiting due delivery has waited."""
@@ -27,7 +28,7 @@ def backlog(session: Session, now: datetime, tenant: str | None = None) -> Backl
     """Measure the backlog, of one tenant or of all."""
     pending = Delivery.status == PENDING
     scope = [pending] if tenant is None else [pending, Delivery.tenant == tenant]
-    # Each of these is answered from the partial indexes on pending and leased rows.
+    # Each of these is answered from the partial indexes on pending, leased and held rows.
     waiting = session.scalar(select(func.count()).where(*scope)) or 0
     due, oldest = session.execute(
         select(func.count(), func.min(Delivery.next_attempt_at)).where(
@@ -37,7 +38,8 @@ def backlog(session: Session, now: datetime, tenant: str | None = None) -> Backl
     in_flight = session.scalar(
         select(func.count()).where(*scope, Delivery.lease_expires_at.is_not(None))
     )
-    return Backlog(waiting, due or 0, in_flight or 0, oldest)
+    held = session.scalar(select(func.count()).where(*scope, Delivery.held))
+    return Backlog(waiting, due or 0, in_flight or 0, oldest, held or 0)
 
 
 def endpoints_by_state(session: Session, tenant: str | None = None) -> dict[bool, int]:
