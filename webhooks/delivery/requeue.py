@@ -7,16 +7,16 @@ per endpoint no more than its limits let go before the next pass.
 """
 
 import logging
-import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, case, func, insert, or_, select, update
+from sqlalchemy import Engine, insert, or_, select, update
 
 from webhooks.config import Settings
+from webhooks.delivery import held
 from webhooks.delivery.broker_loss import BrokerWatch
 from webhooks.delivery.outcome import AttemptError, Rules
 from webhooks.delivery.queue import Dispatcher, dispatch
@@ -24,7 +24,6 @@ from webhooks.ids import new_id
 from webhooks.models import FAILED, PENDING
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries
-from webhooks.models import endpoints_table as endpoints
 from webhooks.operations import deliveries_failed
 from webhooks.times import utcnow
 
@@ -108,38 +107,13 @@ class Requeuer:
 
     def release_held(self) -> int:
         """Queue held deliveries: per endpoint, what its cap and rate let go until the next pass."""
-        now = self.clock()
-        horizon = math.ceil(2 * self.settings.scheduler_interval_seconds)
-        cap = func.coalesce(endpoints.c.max_in_flight, self.settings.max_in_flight_per_endpoint)
-        by_rate = endpoints.c.rate_limit * horizon
-        quota = case((by_rate < cap, by_rate), else_=cap)
-        rank = func.row_number().over(
-            partition_by=deliveries.c.endpoint_id, order_by=deliveries.c.next_attempt_at
-        )
-        ranked = (
-            select(deliveries.c.id, rank.label("rank"), quota.label("quota"))
-            .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
-            .where(deliveries.c.held, deliveries.c.next_attempt_at <= now)
-            .subquery()
-        )
         with self.engine.begin() as conn:
-            chosen = list(
-                conn.execute(
-                    select(ranked.c.id)
-                    .where(ranked.c.rank <= ranked.c.quota)
-                    .limit(self.batch_size)
-                ).scalars()
-            )
-            if not chosen:
-                return 0
-            # Only those still held: a worker freeing a slot may have taken one meanwhile.
-            released = list(
-                conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id.in_(chosen), deliveries.c.held)
-                    .values(held=False, queued_until=now)
-                    .returning(deliveries.c.id)
-                ).scalars()
+            released = held.release(
+                conn,
+                self.clock(),
+                default_cap=self.settings.max_in_flight_per_endpoint,
+                interval=self.settings.scheduler_interval_seconds,
+                most=self.batch_size,
             )
         unsent = dispatch(self.engine, self.dispatcher, released)
         return len(released) - len(unsent)
