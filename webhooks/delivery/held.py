@@ -71,8 +71,10 @@ def _lines(
                 endpoints.c.id == endpoint_id
             )
         ).one()
+        # A rate-limited line: as many as the rate sends in two passes (reserved instants
+        # take no slot while they wait). Otherwise: a slot's worth each.
         quota = limits.max_in_flight or default_cap
         if limits.rate_limit is not None:
-            quota = min(quota, limits.rate_limit * horizon)
+            quota = limits.rate_limit * horizon
         yield endpoint_id, quota
         after = endpoint_id
