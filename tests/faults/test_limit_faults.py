@@ -84,7 +84,7 @@ def test_slot_of_a_killed_worker_is_released(
     worker.kill()
     replacement = start_worker(worker.env)
     try:
-        # The SQL lease (30 s) and the slot's (timeout + 10 s) run out; then all go.
+        # The slot's lease (timeout + 2 s) and the SQL lease (30 s) run out; then all go.
         for delivery_id in delivery_of.values():
             wait_for_delivery(client, delivery_id, "succeeded", timeout=60)
     finally:

@@ -31,8 +31,9 @@ PREFIX = "webhooks:throttle"
 STATE_TTL_MS = 3_600_000
 # How long the waiting mark lasts unless renewed: a lost one only costs one scheduler pass.
 WAITING_TTL_MS = 60_000
-# Time beyond the delivery timeout for an attempt to be recorded before its slot expires.
-SLOT_MARGIN_SECONDS = 10.0
+# Time beyond the delivery timeout (the sender's deadline for the whole request) before a
+# slot expires: a slot guards the receiver, which the request no longer occupies after it.
+SLOT_MARGIN_SECONDS = 2.0
 
 _ACQUIRE = """
 local now, rate, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -120,7 +121,7 @@ class Throttle:
         )
         return cls(
             client,
-            # A slot outlives the longest attempt and its record, no more: a worker lost
+            # A slot outlives the longest request, no more: a worker lost
             # mid-attempt frees it soon after.
             lease_seconds=settings.delivery_timeout_seconds + SLOT_MARGIN_SECONDS,
             # Reservations reach as far as the scheduler's next pass but one: it releases
