@@ -6,12 +6,14 @@ from typing import Any
 from celery import Celery
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
-from webhooks.config import Settings
+from webhooks.config import Settings, broker_scheme
 from worker.maintenance import retention_schedule
 from worker.names import DELIVERY_QUEUE, PURGE, SCHEDULE, SCHEDULER_QUEUE
 
 # How long the API's publisher waits on the broker per try; a publish takes a millisecond.
 PUBLISH_TIMEOUT_SECONDS = 1.0
+# kombu's Redis transport with a bug that stops workers worked around (see the module).
+REDIS_TRANSPORT = "worker.redis_transport:Transport"
 
 
 def make_celery(settings: Settings, *, publisher: bool = False) -> Celery:
@@ -71,6 +73,8 @@ def make_celery(settings: Settings, *, publisher: bool = False) -> Celery:
             },
             **retention_schedule(settings),
         },
+        # redis:// only: rediss:// keeps kombu's own, whose TLS this subclass was not tried with.
+        broker_transport=REDIS_TRANSPORT if broker_scheme(settings.broker) == "redis" else None,
         enable_utc=True,
         timezone="UTC",
         worker_hijack_root_logger=True,

@@ -2,15 +2,24 @@
 holds an endpoint's only slot. Redis only: RabbitMQ's quorum queues keep their messages, and
 the slots live in the Redis at REDIS_URL whatever the broker."""
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.support.api import attempts_of, create_endpoint, post_event, wait_for_delivery
+from tests.conftest import API_KEY
+from tests.support.api import (
+    attempts_of,
+    create_endpoint,
+    keyed_client,
+    post_event,
+    wait_for_delivery,
+)
 from tests.support.faults import RedisServer, assert_sent_once_per_attempt, wait_for_deliveries
 from tests.support.processes import CeleryProcess, start_worker
 from tests.support.receiver import Receiver, Reply
@@ -93,3 +102,42 @@ def test_slot_of_a_killed_worker_is_released(
     assert [a["error"] for a in attempts_of(client, first)] == ["worker_lost", None]
     for delivery_id in delivery_of.values():
         assert len(attempts_of(client, delivery_id)) == 1
+
+
+def test_workers_survive_redis_restarts_under_load(
+    app: Flask,
+    engine: Engine,
+    receiver: Receiver,
+    server: RedisServer,
+    worker: CeleryProcess,
+    beat: CeleryProcess,
+) -> None:
+    """The broker restarted eight times while events stream in: both workers live on, and
+    everything arrives. (kombu's Redis transport stopped a worker now and then.)"""
+    workers = [worker, start_worker(worker.env)]
+    create_endpoint(keyed_client(app, API_KEY), receiver.url("/hook"), max_in_flight=16)
+    event_ids: set[str] = set()
+    streaming = threading.Event()
+    streaming.set()
+
+    def stream() -> None:
+        client = keyed_client(app, API_KEY)  # its own: clients are not shared between threads
+        while streaming.is_set():
+            event_ids.add(post_event(client)["id"])
+
+    sender = threading.Thread(target=stream)
+    sender.start()
+    try:
+        for _ in range(8):
+            time.sleep(0.7)
+            server.kill()
+            server.start()
+    finally:
+        streaming.clear()
+        sender.join()
+    try:
+        wait_for_deliveries(engine, "succeeded", len(event_ids), timeout=60)
+        assert [w.process is not None and w.process.poll() for w in workers] == [None, None]
+    finally:
+        workers[1].kill()
+    assert_sent_once_per_attempt(engine, receiver.received("/hook"), event_ids)
