@@ -62,6 +62,8 @@ class Settings:
     operations_tenant: str = "_operations"
     retention_days: int = 30
     worker_metrics_port: int = 9808
+    # Where the web processes share their counters (prometheus-client's multiprocess mode).
+    metrics_dir: str | None = None
     # Optional traces and error reports; their packages come with `pip install webhooks[otel]`.
     otel_endpoint: str | None = None
     sentry_dsn: str | None = field(default=None, repr=False)
@@ -102,6 +104,7 @@ class Settings:
         reader = _Reader(env)
         defaults = cls()
         encryption_keys = parse_encryption_keys(env.get("WEBHOOKS_ENCRYPTION_KEYS", ""))
+        log_level, log_format = log_settings(env)
         settings = cls(
             database_url=normalize_database_url(env.get("DATABASE_URL") or defaults.database_url),
             redis_url=env.get("REDIS_URL") or defaults.redis_url,
@@ -130,11 +133,13 @@ class Settings:
             ),
             lease_seconds=reader.seconds("LEASE_SECONDS", defaults.lease_seconds),
             worker_concurrency=reader.integer("WORKER_CONCURRENCY", defaults.worker_concurrency),
-            log_level=reader.log_level("LOG_LEVEL", defaults.log_level),
-            log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+            log_level=log_level,
+            log_format=log_format,
             operations_tenant=reader.tenant("OPERATIONS_TENANT", defaults.operations_tenant),
             retention_days=reader.whole("RETENTION_DAYS", defaults.retention_days),
             worker_metrics_port=reader.port("WORKER_METRICS_PORT", defaults.worker_metrics_port),
+            # prometheus-client's own name: it reads the variable itself too.
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
             # The names OpenTelemetry's and Sentry's own documentation use.
             otel_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
             sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
@@ -347,6 +352,16 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
             raise ConfigError(f"WEBHOOKS_API_KEYS: entry {number} is not 'key' or 'key:tenant'")
         keys.append(ApiKey(key=key, tenant=tenant or None))
     return tuple(keys)
+
+
+def log_settings(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The log level and format alone, for a process that needs no other setting."""
+    reader = _Reader(os.environ if environ is None else environ)
+    defaults = Settings()
+    return (
+        reader.log_level("LOG_LEVEL", defaults.log_level),
+        reader.choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+    )
 
 
 def derived_secret_key(encryption_keys: tuple[str, ...]) -> str | None:
