@@ -240,6 +240,31 @@ def test_the_servers_own_errors_are_problems(web: Web, request_bytes: bytes, sta
     _assert_problem(exchange(web.port, request_bytes), status)
 
 
+def test_refusals_carry_a_request_id(web: Web) -> None:
+    """A refused request's id (the caller's, or a new one) is in its answer and its log line."""
+    body = _event_of_size(LIMIT + 1)
+    framing = f"Content-Length: {len(body)}\r\nX-Request-Id: caller-413\r\n"
+    offered = exchange(web.port, _events(body, framing))
+    _assert_problem(offered, 413)
+    assert offered.headers["x-request-id"] == "caller-413"
+
+    generated = exchange(web.port, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+    _assert_problem(generated, 414)
+    new = generated.headers["x-request-id"]
+    assert new.startswith("req_")
+
+    def refusals() -> dict[str, int]:
+        return {
+            str(line["request_id"]): int(str(line["status_code"]))
+            for line in _log_lines(web)
+            if line.get("message") == "request refused" and "request_id" in line
+        }
+
+    wait_until(lambda: {"caller-413", new} <= refusals().keys(), message="no refusal lines")
+    assert refusals()["caller-413"] == 413
+    assert refusals()[new] == 414
+
+
 def test_counters_are_the_sum_of_every_web_process(web: Web) -> None:
     """With 2 workers, every scrape, whichever worker answers, counts every event accepted."""
 
