@@ -21,4 +21,4 @@ USER webhooks
 
 # 8000: the API; 9808: a worker's metrics (WEBHOOKS_WORKER_METRICS_PORT).
 EXPOSE 8000 9808
-CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT:-8000} --worker-class api.server.BufferedWorker --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-8} --worker-connections ${WEB_CONNECTIONS:-1000} 'api:create_app()'"]
+CMD ["sh", "-c", "exec gunicorn --config python:api.server.config --bind 0.0.0.0:${PORT:-8000} --worker-class api.server.BufferedWorker --workers ${WEB_CONCURRENCY:-2} --threads ${WEB_THREADS:-8} --worker-connections ${WEB_CONNECTIONS:-1000} 'api:create_app()'"]

@@ -56,7 +56,7 @@ def create_app(
     configure_logging(settings.log_level, settings.log_format)
     app = Flask(__name__)
     app.request_class = BoundedRequest
-    app.extensions[metrics.EXTENSION] = metrics.ApiCounters.create()
+    app.extensions[metrics.EXTENSION] = metrics.ApiCounters.create(settings.metrics_dir)
     register_request_log(app)
     instrument_api(app, settings)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_payload_bytes

@@ -1,13 +1,19 @@
-"""GET /metrics: the backlog and the endpoints' state, read from SQL at each scrape."""
+"""GET /metrics: the backlog and the endpoints' state, read from SQL at each scrape.
+
+Under gunicorn's several processes the counters live in files every process writes its own of
+(prometheus-client's multiprocess mode, PROMETHEUS_MULTIPROC_DIR, set up by api/server/config.py),
+so whichever process answers a scrape reports the sum of all; the gauges are read from SQL then.
+"""
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 
@@ -24,17 +30,35 @@ class ApiCounters:
 
     registry: CollectorRegistry
     events_accepted: Counter
+    # Where every web process keeps its counters; None: this process's alone are reported.
+    shared_dir: str | None = None
 
     @classmethod
-    def create(cls) -> "ApiCounters":
-        """Counters in a registry of their own."""
+    def create(cls, shared_dir: str | None = None) -> "ApiCounters":
+        """Counters in a registry of their own, kept in `shared_dir` when one is given."""
+        if shared_dir is not None:
+            _share_values()
         registry = CollectorRegistry()
         accepted = Counter(
             "webhooks_events_accepted",
             "Events stored by this API process (idempotent replays not counted).",
             registry=registry,
         )
-        return cls(registry, accepted)
+        return cls(registry, accepted, shared_dir)
+
+    def collector(self) -> Collector:
+        """What a scrape reports of the counters: all web processes' sums, or this one's."""
+        if self.shared_dir is None:
+            return _Counted(self.registry)
+        return MultiProcessCollector(None, path=self.shared_dir)  # type: ignore[no-untyped-call]
+
+
+def _share_values() -> None:
+    """Make the metrics created from now on keep their values in the shared directory."""
+    # prometheus-client picks its value class once, at import, from PROMETHEUS_MULTIPROC_DIR;
+    # gunicorn's master imports it (with the app's package) before its hook sets the variable.
+    if not getattr(values.ValueClass, "_multiprocess", False):
+        values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
 
 
 def counters() -> ApiCounters:
@@ -45,11 +69,10 @@ def counters() -> ApiCounters:
 
 def render(session: Session, now: datetime, accept: str | None) -> tuple[bytes, str]:
     """Return the exposition for the `Accept` header, and its content type."""
-    # The backlog is read from SQL, so every API process reports the same gauges; the
-    # counters are this process's own (Prometheus adds the processes up).
+    # The backlog is read from SQL, so every API process reports the same gauges, once.
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Backlog(session, now))
-    registry.register(_Counted(counters().registry))
+    registry.register(counters().collector())
     encoder, content_type = choose_encoder(accept or "")
     return encoder(registry), content_type
 

@@ -10,21 +10,27 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from api.schemas import Problem
+from api.server.limits import Limits
 from webhooks import __version__
 from webhooks.ids import id_pattern
 
 View = TypeVar("View", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
 ERROR_TITLES = {
-    400: "Malformed JSON",
+    400: "Malformed JSON, or malformed HTTP framing",
     401: "Missing or wrong API key",
     403: "The key is bound to a tenant",
     404: "No such object",
+    408: f"The request was not received whole within {Limits.request_seconds:g} s (the server)",
     409: "Conflict",
-    413: "Body over the limit",
+    413: "Body over the limit (WEBHOOKS_MAX_PAYLOAD_BYTES)",
+    414: f"Request line (method and URI) over {Limits.request_line} bytes (the server)",
     422: "Invalid input",
+    431: f"Request headers over {Limits.header} bytes (the server)",
     503: "Database or broker unavailable",
 }
+# What the web server itself refuses, before any route runs, whatever the operation.
+SERVER_REFUSALS = (408, 414, 431)
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,9 @@ def build_document(app: Flask) -> dict[str, Any]:
             "title": "webhooks",
             "version": __version__,
             "description": "Send events; they are signed (Standard Webhooks), delivered to "
-            "every subscribed endpoint, retried, and every attempt is audited.",
+            "every subscribed endpoint, retried, and every attempt is audited. The web server "
+            "refuses some requests before any route runs (408, 413, 414, 431), with the same "
+            "problem documents as the API's own errors.",
         },
         "servers": [{"url": "/"}],
         "paths": paths,
@@ -158,7 +166,7 @@ def _operation(
     document["responses"][str(op.status)] = success
     for status, when in op.also.items():
         document["responses"][str(status)] = {**success, "description": when}
-    errors = set(op.errors)
+    errors = set(op.errors) | set(SERVER_REFUSALS)
     if not op.public:
         errors |= {401, 503}
     if op.body is not None:

@@ -18,13 +18,17 @@ QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 log = logging.getLogger("api.requests")
 
 
+def request_id(offered: str | None) -> str:
+    """The caller's X-Request-Id if it is plain enough for a log line, else a new id."""
+    return offered if offered and OFFERED.fullmatch(offered) else new_id("req")
+
+
 def register_request_log(app: Flask) -> None:
     """Give every request an id, bind it to the log context, and log the request once."""
 
     @app.before_request
     def _start() -> None:
-        offered = request.headers.get(HEADER, "")
-        g.request_id = offered if OFFERED.fullmatch(offered) else new_id("req")
+        g.request_id = request_id(request.headers.get(HEADER))
         g.request_started = time.perf_counter()
         bind_context(request_id=g.request_id)
 

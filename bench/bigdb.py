@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Table, insert, text
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from webhooks.events.fanout import encode_payload
 from webhooks.models import (
@@ -194,12 +195,18 @@ def _write(engine: Engine, table: Table, rows: Iterator[dict[str, Any]]) -> None
                 conn.execute(insert(table), batch)
         return
     columns = [column.name for column in table.columns]
+    # COPY skips the model's defaults: a column the rows leave out gets its default here.
+    defaults = {
+        column.name: column.default.arg
+        for column in table.columns
+        if isinstance(column.default, ScalarElementColumnDefault)
+    }
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
         with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row([_copy_value(row.get(name)) for name in columns])
+                copy.write_row([_copy_value(row.get(name, defaults.get(name))) for name in columns])
         raw.commit()
     finally:
         raw.close()

@@ -66,6 +66,8 @@ class Settings:
     operations_tenant: str = "_operations"
     retention_days: int = 30
     worker_metrics_port: int = 9808
+    # Where the web processes share their counters (prometheus-client's multiprocess mode).
+    metrics_dir: str | None = None
     # Optional traces and error reports; their packages come with `pip install webhooks[otel]`.
     otel_endpoint: str | None = None
     sentry_dsn: str | None = field(default=None, repr=False)
@@ -106,6 +108,7 @@ class Settings:
         reader = _Reader(env)
         defaults = cls()
         encryption_keys = parse_encryption_keys(env.get("WEBHOOKS_ENCRYPTION_KEYS", ""))
+        log_level, log_format = log_settings(env)
         settings = cls(
             database_url=normalize_database_url(env.get("DATABASE_URL") or defaults.database_url),
             redis_url=env.get("REDIS_URL") or defaults.redis_url,
@@ -137,11 +140,13 @@ class Settings:
             max_in_flight_per_endpoint=reader.integer(
                 "MAX_IN_FLIGHT_PER_ENDPOINT", defaults.max_in_flight_per_endpoint
             ),
-            log_level=reader.log_level("LOG_LEVEL", defaults.log_level),
-            log_format=reader.choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+            log_level=log_level,
+            log_format=log_format,
             operations_tenant=reader.tenant("OPERATIONS_TENANT", defaults.operations_tenant),
             retention_days=reader.whole("RETENTION_DAYS", defaults.retention_days),
             worker_metrics_port=reader.port("WORKER_METRICS_PORT", defaults.worker_metrics_port),
+            # prometheus-client's own name: it reads the variable itself too.
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or None,
             # The names OpenTelemetry's and Sentry's own documentation use.
             otel_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or None,
             sentry_dsn=env.get("SENTRY_DSN", "").strip() or None,
@@ -358,6 +363,16 @@ def parse_api_keys(raw: str) -> tuple[ApiKey, ...]:
             raise ConfigError(f"WEBHOOKS_API_KEYS: entry {number} is not 'key' or 'key:tenant'")
         keys.append(ApiKey(key=key, tenant=tenant or None))
     return tuple(keys)
+
+
+def log_settings(environ: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """The log level and format alone, for a process that needs no other setting."""
+    reader = _Reader(os.environ if environ is None else environ)
+    defaults = Settings()
+    return (
+        reader.log_level("LOG_LEVEL", defaults.log_level),
+        reader.choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+    )
 
 
 def derived_secret_key(encryption_keys: tuple[str, ...]) -> str | None:

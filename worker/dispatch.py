@@ -3,19 +3,16 @@
 import logging
 from collections.abc import Sequence
 
-import redis
 from celery import Celery
-from kombu.connection import Connection
 
 from webhooks.config import Settings
+from webhooks.delivery.brokerping import ping_broker
 from webhooks.errors import Unavailable
 from worker.celery_config import make_celery
 from worker.names import DELIVER, DELIVERY_QUEUE
 from worker.publishing import KombuPublisher, Publisher, RedisPublisher, Task
 
 log = logging.getLogger(__name__)
-
-PING_TIMEOUT_SECONDS = 2.0
 
 
 class CeleryDispatcher:
@@ -59,28 +56,6 @@ class CeleryDispatcher:
     def ping(self) -> None:
         """Raise Unavailable unless the broker answers within two seconds."""
         try:
-            if self.settings.broker_is_rabbitmq:
-                _ping_rabbitmq(self.settings.broker)
-            else:
-                _ping_redis(self.settings.broker)
+            ping_broker(self.settings.broker)
         except Exception as exc:  # refused, timed out, or refused our credentials: not ready
             raise Unavailable(f"the broker does not answer: {type(exc).__name__}") from None
-
-
-def _ping_redis(url: str) -> None:
-    client = redis.Redis.from_url(
-        url, socket_connect_timeout=PING_TIMEOUT_SECONDS, socket_timeout=PING_TIMEOUT_SECONDS
-    )
-    try:
-        client.ping()
-    finally:
-        client.close()
-
-
-def _ping_rabbitmq(url: str) -> None:
-    # connect() is the whole AMQP handshake: the server answered, and took our credentials.
-    timeouts = {"read_timeout": PING_TIMEOUT_SECONDS, "write_timeout": PING_TIMEOUT_SECONDS}
-    with Connection(
-        url, connect_timeout=PING_TIMEOUT_SECONDS, transport_options=timeouts
-    ) as connection:
-        connection.connect()

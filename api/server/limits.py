@@ -30,9 +30,14 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import BadRequest, Error, RequestEntityTooLarge
 
+from api.requests_log import HEADER, request_id
+
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 BODY_TOO_LARGE = "the request body is larger than the limit"
+
+# How waitress's parser files a header's name (as WSGI's environ does, without HTTP_).
+_HEADER_KEY = HEADER.upper().replace("-", "_")
 
 log = logging.getLogger("api.server")
 
@@ -84,10 +89,16 @@ class ProblemErrorTask(ErrorTask):  # type: ignore[misc]
                 "detail": _DETAILS.get(code, str(error.body)),
             }
         ).encode()
+        # The caller's id when its headers were read whole (a 413 or 408 usually), else a new one.
+        refused_id = request_id(self.request.headers.get(_HEADER_KEY))
         # The API never saw it, so its request log didn't either: say it here.
-        log.info("request refused", extra={"status_code": code, "detail": str(error.body)})
+        log.info(
+            "request refused",
+            extra={"request_id": refused_id, "status_code": code, "detail": str(error.body)},
+        )
         self.status = f"{code} {HTTPStatus(code).phrase}"
         self.response_headers.append(("Content-Type", "application/problem+json"))
+        self.response_headers.append((HEADER, refused_id))
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)

@@ -71,3 +71,21 @@ def test_flower_without_a_password_refuses_to_listen_beyond_loopback(
     )
     assert done.returncode != 0
     assert "FLOWER_BASIC_AUTH" in done.stderr
+
+
+def test_an_unreachable_broker_is_one_line_and_exit_3(env: dict[str, str]) -> None:
+    """`webhooks flower` with no broker answering stops at once and says where it looked."""
+    dead = f"redis://:pw@127.0.0.1:{free_port()}/0"
+    done = subprocess.run(
+        [WEBHOOKS, "flower", "--port", str(free_port())],
+        env=process_env({**env, "REDIS_URL": dead, "BROKER_URL": ""}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert f"cannot reach the broker at redis://***@127.0.0.1:{dead.rsplit(':', 1)[1]}" in (
+        done.stderr
+    )
+    assert "pw" not in done.stderr

@@ -1,6 +1,11 @@
-"""The Procfile's `web` process facing hostile clients: slow ones, oversized and malformed ones."""
+"""The Procfile's `web` process facing hostile clients: slow ones, oversized and malformed ones.
+
+Also what it reports of itself with several workers: one count of events whichever answers a
+scrape, and nothing but JSON lines on its output.
+"""
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -14,12 +19,15 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import create_engine, func, select
 
 from tests.conftest import ENCRYPTION_KEY
 from tests.support import free_port, wait_until
 from tests.support.processes import process_env
 from tests.support.rawclient import Answer, chunked, exchange
 from webhooks.migrate import upgrade
+from webhooks.models import Event
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "web-key"
@@ -34,6 +42,7 @@ class Web:
 
     port: int
     log: Path
+    database: str
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -60,6 +69,8 @@ def web(tmp_path_factory: pytest.TempPathFactory, session_redis: str) -> Iterato
             "WEBHOOKS_API_KEYS": KEY,
             "WEBHOOKS_ENCRYPTION_KEYS": ENCRYPTION_KEY,
             "WEBHOOKS_MAX_PAYLOAD_BYTES": str(LIMIT),
+            "WEBHOOKS_LOG_FORMAT": "json",
+            "WEB_CONCURRENCY": "2",
             "PORT": str(port),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         }
@@ -76,7 +87,7 @@ def web(tmp_path_factory: pytest.TempPathFactory, session_redis: str) -> Iterato
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    web = Web(port, log)
+    web = Web(port, log, database)
     try:
         wait_until(
             lambda: _answers(web) or process.poll() is not None,
@@ -227,3 +238,80 @@ def test_chunked_body_at_the_limit_is_accepted_whole(web: Web) -> None:
 def test_the_servers_own_errors_are_problems(web: Web, request_bytes: bytes, status: int) -> None:
     """Refusals made before the app runs look like the app's: problem+json."""
     _assert_problem(exchange(web.port, request_bytes), status)
+
+
+def test_refusals_carry_a_request_id(web: Web) -> None:
+    """A refused request's id (the caller's, or a new one) is in its answer and its log line."""
+    body = _event_of_size(LIMIT + 1)
+    framing = f"Content-Length: {len(body)}\r\nX-Request-Id: caller-413\r\n"
+    offered = exchange(web.port, _events(body, framing))
+    _assert_problem(offered, 413)
+    assert offered.headers["x-request-id"] == "caller-413"
+
+    generated = exchange(web.port, b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: t\r\n\r\n")
+    _assert_problem(generated, 414)
+    new = generated.headers["x-request-id"]
+    assert new.startswith("req_")
+
+    def refusals() -> dict[str, int]:
+        return {
+            str(line["request_id"]): int(str(line["status_code"]))
+            for line in _log_lines(web)
+            if line.get("message") == "request refused" and "request_id" in line
+        }
+
+    wait_until(lambda: {"caller-413", new} <= refusals().keys(), message="no refusal lines")
+    assert refusals()["caller-413"] == 413
+    assert refusals()[new] == 414
+
+
+def test_counters_are_the_sum_of_every_web_process(web: Web) -> None:
+    """With 2 workers, every scrape, whichever worker answers, counts every event accepted."""
+
+    def send(count: int) -> None:
+        for _ in range(count):
+            response = requests.post(
+                web.url("/v1/events"),
+                json={"type": "invoice.paid", "data": {}},
+                headers={"Authorization": f"Bearer {KEY}", "Connection": "close"},
+                timeout=30,
+            )
+            assert response.status_code == 202, response.text
+
+    senders = [threading.Thread(target=send, args=(10,)) for _ in range(4)]
+    for thread in senders:
+        thread.start()
+    for thread in senders:
+        thread.join()
+    engine = create_engine(web.database)
+    with engine.connect() as connection:
+        stored = connection.scalar(select(func.count()).select_from(Event))
+    engine.dispose()
+    assert stored is not None and stored >= 40
+
+    for _ in range(12):
+        response = requests.get(web.url("/metrics"), headers={"Connection": "close"}, timeout=10)
+        samples = [
+            sample
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+        ]
+        accepted = [s.value for s in samples if s.name == "webhooks_events_accepted_total"]
+        assert accepted == [stored]
+        # Read from SQL at the scrape: once, not once per process.
+        assert [s.value for s in samples if s.name == "webhooks_deliveries_pending"] == [0]
+
+
+def _log_lines(web: Web) -> list[dict[str, object]]:
+    """The web process's output so far, every whole line parsed as JSON."""
+    text = web.log.read_text()
+    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines() if line]
+
+
+def test_every_line_printed_is_json(web: Web) -> None:
+    """gunicorn's own lines, the app's and the server's refusals: all JSON objects."""
+    lines = _log_lines(web)
+    assert all(isinstance(line, dict) for line in lines)
+    messages = {(line.get("logger"), str(line.get("message"))[:15]) for line in lines}
+    assert ("gunicorn.error", "Booting worker ") in messages
+    assert ("api.requests", "request") in messages

@@ -265,3 +265,16 @@ def test_document_states_the_constraints_the_server_enforces(app: Flask) -> None
         assert url_validator.is_valid(good), good
     for bad in ("https://exa mple.com/", "ftp://x/", "https://x:0/", "https://x/\u00e9"):
         assert not url_validator.is_valid(bad), bad
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_document_lists_the_servers_own_refusals(app: Flask) -> None:
+    """408, 414 and 431 on every operation, 413 wherever a body is sent: problem documents."""
+    document = app.test_client().get("/openapi.json").get_json()
+    for path, ops in document["paths"].items():
+        for method, op in ops.items():
+            expected = {"408", "414", "431"} | ({"413"} if "requestBody" in op else set())
+            assert expected <= set(op["responses"]), (path, method)
+            for status in expected:
+                (media_type,) = op["responses"][status]["content"]
+                assert media_type == "application/problem+json", (path, method, status)

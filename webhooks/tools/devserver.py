@@ -110,7 +110,8 @@ def _commands(port: int, flower_port: int) -> dict[str, list[str]]:
         for name, line in {
             # The production web server (Procfile), on loopback. The API logs one line per
             # request itself: no access log.
-            "api": python + f"gunicorn --bind 127.0.0.1:{port} --workers 2 --threads 4"
+            "api": python + "gunicorn --config python:api.server.config"
+            f" --bind 127.0.0.1:{port} --workers 2 --threads 4"
             " --worker-class api.server.BufferedWorker"
             # No control socket: gunicorn's default one is shared by every gunicorn of
             # the user, in the home directory, and a second one would take it over.

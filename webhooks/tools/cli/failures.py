@@ -32,3 +32,16 @@ def reaching_database(url: str) -> Iterator[None]:
         reason = lines[0] if lines else type(exc).__name__
         where = hide_credentials(url)
         raise Failure(f"cannot reach the database at {where}: {reason}", UNREACHABLE) from None
+
+
+def check_broker(url: str) -> None:
+    """Fail with one line, where and the client's words, unless the broker at `url` answers."""
+    from webhooks.delivery.brokerping import ping_broker
+
+    try:
+        ping_broker(url)
+    except Exception as exc:  # refused, timed out, or refused our credentials
+        lines = str(exc).strip().splitlines()
+        reason = lines[0] if lines else type(exc).__name__
+        where = hide_credentials(url)
+        raise Failure(f"cannot reach the broker at {where}: {reason}", UNREACHABLE) from None

@@ -8,7 +8,7 @@ import click
 
 from webhooks.config import Settings
 from webhooks.errors import ConfigError
-from webhooks.tools.cli.failures import Failure, reaching_database
+from webhooks.tools.cli.failures import Failure, check_broker, reaching_database
 
 
 def settings_from_env() -> Settings:
@@ -63,6 +63,8 @@ def flower(port: int, basic_auth: str, address: str | None) -> None:
         address = "0.0.0.0" if basic_auth else "127.0.0.1"
     if address not in ("127.0.0.1", "localhost", "::1") and not basic_auth:
         raise click.ClickException("set FLOWER_BASIC_AUTH to let Flower listen beyond loopback")
+    # Flower itself would run on, logging a warning every few seconds, and show nothing.
+    check_broker(settings_from_env().broker)
     # Through worker.flower: Flower 2.2 leaves /metrics open even with basic auth.
     command = [sys.executable, "-m", "worker.flower", "-A", "worker", "flower"]
     command += [f"--port={port}", f"--address={address}"]
