@@ -42,7 +42,11 @@ class Runtime:
             settings, self.engine, sender, throttle, dispatcher, observe=observe
         )
         self.requeuer = Requeuer(
-            settings, self.engine, dispatcher, broker=BrokerWatch.from_settings(settings)
+            settings,
+            self.engine,
+            dispatcher,
+            broker=BrokerWatch.from_settings(settings),
+            throttle=throttle,
         )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, select
 
 from tests.support import free_port
 from tests.support.api import queued_delivery_ids
-from tests.support.rows import add_deliveries, add_delivery, attempt_rows, row
+from tests.support.rows import add_deliveries, add_delivery, add_endpoint, attempt_rows, row
 from webhooks.config import Settings
 from webhooks.delivery.requeue import Requeuer, Tick
 from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED
@@ -198,7 +198,9 @@ def test_two_schedulers_at_once_queue_each_delivery_once(
     make_requeuer: MakeRequeuer, engine: Engine, redis_url: str, now: datetime
 ) -> None:
     """Two beats ticking at the same moment: every due delivery queued, none twice."""
-    due = set(add_deliveries(engine, [now - timedelta(milliseconds=n) for n in range(300)]))
+    roomy = add_endpoint(engine, now, max_in_flight=1000)  # no quota holds any back
+    due_times = [now - timedelta(milliseconds=n) for n in range(300)]
+    due = set(add_deliveries(engine, due_times, roomy))
     lease: dict[str, Any] = {"lease_token": "dead", "lease_expires_at": now - timedelta(seconds=1)}
     lost = set(add_deliveries(engine, [now] * 10, attempt_count=1, **lease))
     # Small batches: many short passes each, interleaving as much as they can.

@@ -100,3 +100,22 @@ def test_a_broker_that_lost_its_messages_has_them_queued_again_at_once(
     client.close()
     assert requeuer.tick().queued == 2
     assert sorted(queued_delivery_ids(redis_url)) == sorted(queued)
+
+
+def test_due_deliveries_over_their_endpoints_quota_are_held(
+    requeuer: Requeuer, engine: Engine, redis_url: str, now: datetime
+) -> None:
+    """A backlog for one endpoint becomes due at once: its quota is queued, the rest held, and
+    another endpoint's deliveries are not kept waiting behind it."""
+    endpoint_id = add_endpoint(engine, now, max_in_flight=3)
+    due = [now - timedelta(seconds=60) + timedelta(milliseconds=n) for n in range(50)]
+    backlog = add_deliveries(engine, due, endpoint_id)
+    [other] = add_deliveries(engine, [now])
+
+    tick = requeuer.tick()
+
+    assert (tick.queued, tick.held, tick.released) == (4, 47, 0)
+    assert sorted(queued_delivery_ids(redis_url)) == sorted([*backlog[:3], other])
+    assert [row(engine, deliveries, d).held for d in backlog].count(True) == 47
+    # The next pass releases the next three of the line, in order.
+    assert requeuer.tick().released == 3

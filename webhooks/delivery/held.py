@@ -1,13 +1,17 @@
 """Held lines: the deliveries waiting in SQL behind their endpoint's rate limit or cap.
 
-The scheduler releases each line by what the endpoint's limits let go before its next pass.
-Lines are found one endpoint at a time through the partial index on held rows, so a pass
-costs a few index probes per endpoint with a line, however long the lines are.
+A scheduler pass queues, per endpoint, what the endpoint's limits let go before the next pass
+(its quota) and holds the rest: held lines are released in order, by the same quota each pass
+and by workers as slots free. Lines are found one endpoint at a time through the partial
+index on held rows, so a pass costs a few index probes per endpoint with a line, however long
+the lines are.
 """
 
 import math
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
@@ -18,17 +22,23 @@ from webhooks.models import endpoints_table as endpoints
 def release(
     conn: Connection,
     now: datetime,
+    queued: Counter[str],
     *,
     default_cap: int,
     interval: float,
     most: int,
 ) -> list[str]:
-    """Un-hold, per endpoint, the due deliveries its limits let go in two passes; at most `most`.
+    """Un-hold, per endpoint, the due deliveries left of its quota for the pass (`queued`
+    counts those already queued); at most `most` in all.
 
     Return their ids, marked as queued now: the caller queues them.
     """
     chosen: list[str] = []
     for endpoint_id, quota in _lines(conn, default_cap, interval, most):
+        room = min(quota - queued[endpoint_id], most - len(chosen))
+        if room <= 0:
+            continue
+        queued[endpoint_id] += room
         chosen += conn.execute(
             select(deliveries.c.id)
             .where(
@@ -37,7 +47,7 @@ def release(
                 deliveries.c.next_attempt_at <= now,
             )
             .order_by(deliveries.c.next_attempt_at)
-            .limit(min(quota, most - len(chosen)))
+            .limit(room)
             .with_for_update(skip_locked=True)
         ).scalars()
         if len(chosen) >= most:
@@ -51,11 +61,56 @@ def release(
     return chosen
 
 
+def hold(conn: Connection, delivery_ids: list[str]) -> None:
+    """Hold these pending deliveries behind their endpoint, unqueued."""
+    if delivery_ids:
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id.in_(delivery_ids))
+            .values(held=True, queued_until=None)
+        )
+
+
+def split(
+    rows: Iterable[Any], allowed: dict[str, int], queued: Counter[str]
+) -> tuple[list[str], dict[str, str]]:
+    """Due deliveries (id, endpoint_id) in order: those within their endpoint's quota for the
+    pass (counted in `queued`), and the others with their endpoints, to hold."""
+    due: list[str] = []
+    behind: dict[str, str] = {}
+    for row in rows:
+        if queued[row.endpoint_id] < allowed.get(row.endpoint_id, 0):
+            queued[row.endpoint_id] += 1
+            due.append(row.id)
+        else:
+            behind[row.id] = row.endpoint_id
+    return due, behind
+
+
+def quotas(
+    conn: Connection, endpoint_ids: Iterable[str], *, default_cap: int, interval: float
+) -> dict[str, int]:
+    """How many deliveries each of these endpoints may have queued in one pass."""
+    rows = conn.execute(
+        select(endpoints.c.id, endpoints.c.max_in_flight, endpoints.c.rate_limit).where(
+            endpoints.c.id.in_(list(endpoint_ids))
+        )
+    )
+    return {row.id: _quota(row, default_cap, interval) for row in rows}
+
+
+def _quota(limits: Any, default_cap: int, interval: float) -> int:
+    # A rate-limited endpoint: what its rate sends in two passes (an instant reserved ahead
+    # takes no slot while it waits). Otherwise: its slots' worth.
+    if limits.rate_limit is not None:
+        return int(limits.rate_limit * math.ceil(2 * interval))
+    return int(limits.max_in_flight or default_cap)
+
+
 def _lines(
     conn: Connection, default_cap: int, interval: float, most: int
 ) -> Iterator[tuple[str, int]]:
     """Each endpoint with held deliveries, and how many of them one pass may release."""
-    horizon = math.ceil(2 * interval)
     after = ""
     for _ in range(most):
         # A skip scan: the next endpoint id in the held rows' index, one probe each.
@@ -71,10 +126,5 @@ def _lines(
                 endpoints.c.id == endpoint_id
             )
         ).one()
-        # A rate-limited line: as many as the rate sends in two passes (reserved instants
-        # take no slot while they wait). Otherwise: a slot's worth each.
-        quota = limits.max_in_flight or default_cap
-        if limits.rate_limit is not None:
-            quota = limits.rate_limit * horizon
-        yield endpoint_id, quota
+        yield endpoint_id, _quota(limits, default_cap, interval)
         after = endpoint_id

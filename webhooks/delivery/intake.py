@@ -8,12 +8,12 @@ the endpoint's held deliveries in order.
 from collections.abc import Sequence
 from typing import Protocol
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from webhooks.delivery import held
 from webhooks.delivery.queue import Dispatcher, dispatch
 from webhooks.delivery.throttle import Throttle
-from webhooks.models import deliveries_table as deliveries
 
 
 class NewDelivery(Protocol):
@@ -37,19 +37,15 @@ class Intake:
     def admit(self, new: Sequence[NewDelivery]) -> None:
         """Queue these committed deliveries; hold those behind a waiting endpoint."""
         waiting = self.throttle.waiting(d.endpoint_id for d in new)
-        held = [d.id for d in new if d.endpoint_id in waiting]
-        if held and not self._hold(held):
-            held = []
-        dispatch(self.engine, self.dispatcher, [d.id for d in new if d.id not in held])
+        behind = [d.id for d in new if d.endpoint_id in waiting]
+        if behind and not self._hold(behind):
+            behind = []
+        dispatch(self.engine, self.dispatcher, [d.id for d in new if d.id not in behind])
 
     def _hold(self, delivery_ids: list[str]) -> bool:
         try:
             with self.engine.begin() as conn:
-                conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id.in_(delivery_ids))
-                    .values(held=True, queued_until=None)
-                )
+                held.hold(conn, delivery_ids)
         except DBAPIError:
             return False  # queued after all: the worker holds each one in its turn
         return True

@@ -8,7 +8,7 @@ per endpoint no more than its limits let go before the next pass.
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +20,7 @@ from webhooks.delivery import held
 from webhooks.delivery.broker_loss import BrokerWatch
 from webhooks.delivery.outcome import AttemptError, Rules
 from webhooks.delivery.queue import Dispatcher, dispatch
+from webhooks.delivery.throttle import Throttle
 from webhooks.ids import new_id
 from webhooks.models import FAILED, PENDING
 from webhooks.models import attempts_table as attempts
@@ -38,6 +39,7 @@ class Tick:
     queued: int = 0
     unqueued: int = 0
     released: int = 0  # held deliveries released to their endpoint
+    held: int = 0  # due deliveries held behind their endpoint, over its quota for the pass
 
 
 class Requeuer:
@@ -52,6 +54,7 @@ class Requeuer:
         batch_size: int = 500,
         clock: Callable[[], datetime] = utcnow,
         broker: BrokerWatch | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -60,34 +63,31 @@ class Requeuer:
         self.clock = clock
         self.rules = Rules.from_settings(settings)
         self.broker = broker or BrokerWatch(None)
+        self.throttle = throttle
 
     def tick(self) -> Tick:
         """Run one pass, in batches, for at most one scheduler interval."""
         stop = time.monotonic() + self.settings.scheduler_interval_seconds
         if self.broker.lost():
             self.requeue_all_queued()
-        reaped = queued = unqueued = 0
+        queued: Counter[str] = Counter()  # per endpoint, this pass: its quota bounds it
+        reaped = sent = unsent = behind = 0
         while True:
             batch_reaped = self.reap_expired_leases()
-            batch_queued, batch_unqueued = self.queue_due()
-            reaped, queued, unqueued = (
-                reaped + batch_reaped,
-                queued + batch_queued,
-                unqueued + batch_unqueued,
-            )
-            full = max(batch_reaped, batch_queued + batch_unqueued) >= self.batch_size
-            if batch_unqueued or not full or time.monotonic() >= stop:
+            batch_sent, batch_unsent, batch_behind = self.queue_due(queued)
+            reaped += batch_reaped
+            sent, unsent, behind = sent + batch_sent, unsent + batch_unsent, behind + batch_behind
+            batch = batch_sent + batch_unsent + batch_behind
+            full = max(batch_reaped, batch) >= self.batch_size
+            if batch_unsent or not full or time.monotonic() >= stop:
                 break
-        released = self.release_held() if not unqueued else 0
-        if reaped or queued or unqueued or released:
+        released = self.release_held(queued) if not unsent else 0
+        if reaped or sent or unsent or behind or released:
             log.info(
-                "requeue: reaped %d, queued %d, broker refused %d, released %d held",
-                reaped,
-                queued,
-                unqueued,
-                released,
+                "requeue: reaped %d, queued %d, broker refused %d, held %d, released %d",
+                *(reaped, sent, unsent, behind, released),
             )
-        return Tick(reaped, queued, unqueued, released)
+        return Tick(reaped, sent, unsent, released, behind)
 
     def requeue_all_queued(self) -> int:
         """The broker lost its messages: make every queued, unheld delivery due for queueing."""
@@ -105,12 +105,13 @@ class Requeuer:
         log.warning("requeue: the broker lost its queued messages; %d queued again", count)
         return count
 
-    def release_held(self) -> int:
-        """Queue held deliveries: per endpoint, what its cap and rate let go until the next pass."""
+    def release_held(self, queued: Counter[str] | None = None) -> int:
+        """Queue held deliveries: per endpoint, what is left of its quota for the pass."""
         with self.engine.begin() as conn:
             released = held.release(
                 conn,
                 self.clock(),
+                Counter() if queued is None else queued,
                 default_cap=self.settings.max_in_flight_per_endpoint,
                 interval=self.settings.scheduler_interval_seconds,
                 most=self.batch_size,
@@ -178,32 +179,46 @@ class Requeuer:
             log.warning("requeue: %d attempts outlived their lease (worker lost)", len(lost))
         return len(lost)
 
-    def queue_due(self) -> tuple[int, int]:
-        """Queue pending deliveries that are due and that no queued task will pick up."""
+    def queue_due(self, queued: Counter[str] | None = None) -> tuple[int, int, int]:
+        """Queue pending deliveries that are due and that no queued task will pick up.
+
+        Per endpoint no more than its quota for the pass (`queued` counts them across a
+        pass's batches): the rest are held behind it. Return how many were queued, refused by
+        the broker, and held.
+        """
+        queued = Counter() if queued is None else queued
         now = self.clock()
         # A task queued longer ago than a lease and still not run is presumed lost.
         stale = now - timedelta(seconds=self.settings.lease_seconds)
         with self.engine.begin() as conn:
-            due = list(
-                conn.execute(
-                    select(deliveries.c.id)
-                    .where(
-                        deliveries.c.status == PENDING,
-                        ~deliveries.c.held,
-                        deliveries.c.next_attempt_at <= now,
-                        deliveries.c.lease_expires_at.is_(None),
-                        or_(
-                            deliveries.c.queued_until.is_(None), deliveries.c.queued_until <= stale
-                        ),
-                    )
-                    .order_by(deliveries.c.next_attempt_at)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                ).scalars()
+            rows = conn.execute(
+                select(deliveries.c.id, deliveries.c.endpoint_id)
+                .where(
+                    deliveries.c.status == PENDING,
+                    ~deliveries.c.held,
+                    deliveries.c.next_attempt_at <= now,
+                    deliveries.c.lease_expires_at.is_(None),
+                    or_(deliveries.c.queued_until.is_(None), deliveries.c.queued_until <= stale),
+                )
+                .order_by(deliveries.c.next_attempt_at)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            ).all()
+            allowed = held.quotas(
+                conn,
+                {row.endpoint_id for row in rows},
+                default_cap=self.settings.max_in_flight_per_endpoint,
+                interval=self.settings.scheduler_interval_seconds,
             )
+            due, behind = held.split(rows, allowed, queued)
             if due:
                 conn.execute(
                     update(deliveries).where(deliveries.c.id.in_(due)).values(queued_until=now)
                 )
+            held.hold(conn, list(behind))
+        if self.throttle is not None:
+            # The API and the workers hold the endpoints' next deliveries behind these.
+            for endpoint_id in set(behind.values()):
+                self.throttle.mark_waiting(endpoint_id)
         unsent = dispatch(self.engine, self.dispatcher, due)
-        return len(due) - len(unsent), len(unsent)
+        return len(due) - len(unsent), len(unsent), len(behind)
