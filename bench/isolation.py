@@ -127,7 +127,7 @@ def neighbours(bench: Bench) -> list[Measurement]:
         ours = healthy_load(bench, hanging, backlog)
         what = (
             f"isolation: {HEALTHY} healthy endpoints at {RATE} events/s beside {hanging}"
-            f" hanging endpoint{'s' if hanging > 1 else ''} ({backlog:,} queued each),"
+            f" hanging endpoint{'s' if hanging > 1 else ''} ({backlog:,} due each),"
             f" 1 worker x {THREADS} threads"
         )
         held = f"hanging endpoints held {ours.hanging_requests:,} requests"
@@ -162,9 +162,11 @@ def healthy_load(bench: Bench, hanging: int, backlog: int) -> Healthy:
         all_arrived(bench.fast, list(warm), 60, "the warm-up events")
         held = bench.hang.requests()
         if backlog:
-            queued = [store(bench.engine, *endpoint, backlog, queued=True) for endpoint in hangs]
-            enqueue(bench.env, [d for batch in zip(*queued, strict=True) for d in batch])
-            time.sleep(pick(bench.size, smoke=1, quick=2, full=2))
+            # Due and not queued, as parked retries or messages a broker lost are: the
+            # scheduler's next pass finds them.
+            for endpoint in hangs:
+                store(bench.engine, *endpoint, backlog, queued=False)
+            time.sleep(bench.interval + 1)
         bench.fast.reset()
         cpu = _cpu(pids)
         accepted = bench.api.paced(types, RATE, seconds)

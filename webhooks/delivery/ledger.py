@@ -16,11 +16,12 @@ from webhooks.delivery.statements import (
     FINISH,
     HOLD,
     INSERT_ATTEMPT,
+    NEXT_HELD,
     RECORD_SUCCESS,
     RELEASE_UNSENDABLE,
     RETRY,
     TARGET,
-    UNHOLD_NEXT,
+    UNHOLD,
     bind,
 )
 from webhooks.endpoint_headers import decode_headers
@@ -108,10 +109,11 @@ class Ledger:
 
     def unhold_next(self, endpoint_id: str, count: int, now: datetime) -> tuple[list[str], bool]:
         """Mark the endpoint's next `count` due held deliveries as queued; say if any stay."""
-        params = bind(endpoint_id=endpoint_id, count=count, due_by=now, queued_at=now)
+        params = bind(endpoint_id=endpoint_id, count=count, due_by=now)
         with self.engine.begin() as conn:
-            taken = list(conn.execute(UNHOLD_NEXT, params).scalars())
+            taken = list(conn.execute(NEXT_HELD, params).scalars())
             if taken:
+                conn.execute(UNHOLD, bind(ids=taken, queued_at=now))
                 return taken, True
             return [], conn.execute(ANY_HELD, bind(endpoint_id=endpoint_id)).first() is not None
 

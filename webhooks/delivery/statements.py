@@ -139,8 +139,9 @@ HOLD = (
         held=case((_CANCELLED, False), else_=bindparam("p_held", type_=Boolean())),
     )
 )
-# The worker that frees an endpoint's slot hands the free slots to its next held deliveries.
-_NEXT_HELD = (
+# The worker that frees an endpoint's slot hands the free slots to its next held deliveries
+# (two statements: inside `id IN (...)` PostgreSQL would run the locking subquery per row).
+NEXT_HELD = (
     select(deliveries.c.id)
     .where(
         deliveries.c.held,
@@ -151,11 +152,10 @@ _NEXT_HELD = (
     .limit(bindparam("p_count", type_=Integer()))
     .with_for_update(skip_locked=True)
 )
-UNHOLD_NEXT = (
+UNHOLD = (
     update(deliveries)
-    .where(deliveries.c.id.in_(_NEXT_HELD), deliveries.c.held)
+    .where(deliveries.c.id.in_(bindparam("p_ids", expanding=True)))
     .values(held=False, queued_until=_time("queued_at"))
-    .returning(deliveries.c.id)
 )
 ANY_HELD = (
     select(deliveries.c.id)

@@ -41,6 +41,11 @@ local lease, horizon = tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now)
 local cap = math.min(tonumber(redis.call("HGET", KEYS[1], "cap") or "1"), most)
 if redis.call("ZCARD", KEYS[2]) >= cap then
+  if rate > 0 and ARGV[7] == "1" then
+    -- Its reserved instant goes unused: give it back, so the limit is not undershot.
+    local tat = tonumber(redis.call("HGET", KEYS[1], "tat") or "0")
+    redis.call("HSET", KEYS[1], "tat", tostring(math.max(tat - 1000 / rate, now)))
+  end
   return {"full", 0}
 end
 if rate > 0 and ARGV[7] ~= "1" then
