@@ -27,6 +27,7 @@ from sqlalchemy import Engine, text
 from bench.receiver import Receiver
 from bench.support import LOGS, free_port, process, wait_for, workers
 from webhooks.config import Settings
+from webhooks.delivery.broker_loss import MARK
 from worker.dispatch import CeleryDispatcher
 
 KEY = "bench"  # the API key the benchmark's API accepts
@@ -130,10 +131,11 @@ class RedisServer:
             return int(client.info("stats")["total_commands_processed"])
 
     def scrub(self) -> None:
-        """Delete every key but kombu's queue bindings: queues, unacked messages, throttles."""
+        """Delete every key but kombu's queue bindings and the scheduler's broker mark (this
+        is a clean slate, not a broker that lost its messages): queues, unacked, throttles."""
         with redis.Redis.from_url(self.url) as client:
             for key in client.scan_iter(count=1000):
-                if not key.startswith(b"_kombu.binding."):
+                if not key.startswith(b"_kombu.binding.") and key != MARK.encode():
                     client.delete(key)
 
     def _answers(self) -> bool:

@@ -15,6 +15,7 @@ from tests.support.rows import add_deliveries, add_endpoint, row
 from webhooks.config import Settings
 from webhooks.delivery.broker_loss import BrokerWatch
 from webhooks.delivery.requeue import Requeuer
+from webhooks.delivery.throttle import Limits, Throttle, Verdict
 from webhooks.models import deliveries_table as deliveries
 from webhooks.times import utcnow
 from worker.dispatch import CeleryDispatcher
@@ -119,3 +120,27 @@ def test_due_deliveries_over_their_endpoints_quota_are_held(
     assert [row(engine, deliveries, d).held for d in backlog].count(True) == 47
     # The next pass releases the next three of the line, in order.
     assert requeuer.tick().released == 3
+
+
+def test_with_the_throttle_a_pass_sends_only_what_the_endpoint_has_room_for(
+    settings: Settings, engine: Engine, redis_url: str, now: datetime, watch: BrokerWatch
+) -> None:
+    """The throttle's word beats the limits': a hanging endpoint down to one slot, that slot
+    taken, gets nothing from a pass; once the slot is free, one."""
+    client = redis.Redis.from_url(redis_url)
+    throttle = Throttle(client, lease_seconds=60, horizon=2)
+    dispatcher = CeleryDispatcher.from_settings(settings)
+    requeuer = Requeuer(
+        settings, engine, dispatcher, clock=lambda: now, broker=watch, throttle=throttle
+    )
+    line = held_line(engine, now, 5)
+    endpoint_id = str(row(engine, deliveries, line[0]).endpoint_id)
+    limits = Limits(rate=None, in_flight=4)
+    assert throttle.acquire(endpoint_id, limits, "busy", False).verdict is Verdict.GO
+
+    assert requeuer.tick().released == 0
+    throttle.release(endpoint_id, "busy", timed_out=True, most=4)  # still one slot: now free
+    assert requeuer.tick().released == 1
+    assert queued_delivery_ids(redis_url) == line[:1]
+    dispatcher.app.close()
+    client.close()

@@ -1,31 +1,35 @@
 """Held lines: the deliveries waiting in SQL behind their endpoint's rate limit or cap.
 
-A scheduler pass queues, per endpoint, what the endpoint's limits let go before the next pass
-(its quota) and holds the rest: held lines are released in order, by the same quota each pass
-and by workers as slots free. Lines are found one endpoint at a time through the partial
-index on held rows, so a pass costs a few index probes per endpoint with a line, however long
-the lines are.
+A scheduler pass queues, per endpoint, what the endpoint has room for now (its quota: free
+slots, or free instants of its rate limit) and holds the rest: held lines are released in
+order, by each pass and by workers as slots free. Lines are found one endpoint at a time
+through the partial index on held rows, so a pass costs a few index probes per endpoint with
+a line, however long the lines are.
 """
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
+from webhooks.delivery.throttle import Limits
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints
+
+# Each endpoint's quota for a pass, from its limits.
+Quotas = Callable[[dict[str, Limits]], dict[str, int]]
 
 
 def release(
     conn: Connection,
     now: datetime,
+    quotas: Quotas,
     queued: Counter[str],
     *,
     default_cap: int,
-    interval: float,
     most: int,
 ) -> list[str]:
     """Un-hold, per endpoint, the due deliveries left of its quota for the pass (`queued`
@@ -33,13 +37,14 @@ def release(
 
     Return their ids, marked as queued now: the caller queues them.
     """
+    lines = list(_lines(conn, most))
+    allowed = quotas(limits(conn, lines, default_cap))
     chosen: list[str] = []
-    for endpoint_id, quota in _lines(conn, default_cap, interval, most):
-        room = min(quota - queued[endpoint_id], most - len(chosen))
+    for endpoint_id in lines:
+        room = min(allowed.get(endpoint_id, 0) - queued[endpoint_id], most - len(chosen))
         if room <= 0:
             continue
-        queued[endpoint_id] += room
-        chosen += conn.execute(
+        taken = conn.execute(
             select(deliveries.c.id)
             .where(
                 deliveries.c.held,
@@ -50,8 +55,8 @@ def release(
             .limit(room)
             .with_for_update(skip_locked=True)
         ).scalars()
-        if len(chosen) >= most:
-            break
+        chosen += taken
+        queued[endpoint_id] += room
     if chosen:
         conn.execute(
             update(deliveries)
@@ -87,30 +92,25 @@ def split(
     return due, behind
 
 
-def quotas(
-    conn: Connection, endpoint_ids: Iterable[str], *, default_cap: int, interval: float
-) -> dict[str, int]:
-    """How many deliveries each of these endpoints may have queued in one pass."""
+def limits(conn: Connection, endpoint_ids: Iterable[str], default_cap: int) -> dict[str, Limits]:
+    """These endpoints' limits, as they stand now."""
     rows = conn.execute(
         select(endpoints.c.id, endpoints.c.max_in_flight, endpoints.c.rate_limit).where(
             endpoints.c.id.in_(list(endpoint_ids))
         )
     )
-    return {row.id: _quota(row, default_cap, interval) for row in rows}
+    return {row.id: Limits(row.rate_limit, row.max_in_flight or default_cap) for row in rows}
 
 
-def _quota(limits: Any, default_cap: int, interval: float) -> int:
-    # A rate-limited endpoint: what its rate sends in two passes (an instant reserved ahead
-    # takes no slot while it waits). Otherwise: its slots' worth.
-    if limits.rate_limit is not None:
-        return int(limits.rate_limit * math.ceil(2 * interval))
-    return int(limits.max_in_flight or default_cap)
+def quota(limits: Limits, interval: float) -> int:
+    """A pass's quota without the throttle's word: two passes of its rate, or its cap."""
+    if limits.rate is not None:
+        return int(limits.rate * math.ceil(2 * interval))
+    return limits.in_flight
 
 
-def _lines(
-    conn: Connection, default_cap: int, interval: float, most: int
-) -> Iterator[tuple[str, int]]:
-    """Each endpoint with held deliveries, and how many of them one pass may release."""
+def _lines(conn: Connection, most: int) -> Iterator[str]:
+    """Each endpoint with held deliveries (at most `most` of them)."""
     after = ""
     for _ in range(most):
         # A skip scan: the next endpoint id in the held rows' index, one probe each.
@@ -121,10 +121,5 @@ def _lines(
         ).scalar_one_or_none()
         if endpoint_id is None:
             return
-        limits = conn.execute(
-            select(endpoints.c.max_in_flight, endpoints.c.rate_limit).where(
-                endpoints.c.id == endpoint_id
-            )
-        ).one()
-        yield endpoint_id, _quota(limits, default_cap, interval)
+        yield endpoint_id
         after = endpoint_id

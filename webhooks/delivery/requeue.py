@@ -20,7 +20,7 @@ from webhooks.delivery import held
 from webhooks.delivery.broker_loss import BrokerWatch
 from webhooks.delivery.outcome import AttemptError, Rules
 from webhooks.delivery.queue import Dispatcher, dispatch
-from webhooks.delivery.throttle import Throttle
+from webhooks.delivery.throttle import Limits, Throttle
 from webhooks.ids import new_id
 from webhooks.models import FAILED, PENDING
 from webhooks.models import attempts_table as attempts
@@ -89,14 +89,33 @@ class Requeuer:
             )
         return Tick(reaped, sent, unsent, released, behind)
 
+    @property
+    def default_cap(self) -> int:
+        """Slots of an endpoint whose max_in_flight is null."""
+        return self.settings.max_in_flight_per_endpoint
+
+    def quotas(self, limits: dict[str, Limits]) -> dict[str, int]:
+        """What each endpoint may be sent this pass: the throttle's room, else its limits'."""
+        room = self.throttle.room(limits) if self.throttle is not None else None
+        if room is not None:
+            return room
+        interval = self.settings.scheduler_interval_seconds
+        return {endpoint_id: held.quota(each, interval) for endpoint_id, each in limits.items()}
+
     def requeue_all_queued(self) -> int:
-        """The broker lost its messages: make every queued, unheld delivery due for queueing."""
+        """The broker lost its messages: queue again every due, queued, unheld delivery.
+
+        Not those due later: their countdowns wait in the workers' memory, which the broker's
+        loss leaves alone (and a worker lost with them is the lease's and the stale mark's
+        case). Sent again, they would take a second instant of a rate limit.
+        """
         with self.engine.begin() as conn:
             count = conn.execute(
                 update(deliveries)
                 .where(
                     deliveries.c.status == PENDING,
                     ~deliveries.c.held,
+                    deliveries.c.next_attempt_at <= self.clock(),
                     deliveries.c.lease_expires_at.is_(None),
                     deliveries.c.queued_until.is_not(None),
                 )
@@ -111,9 +130,9 @@ class Requeuer:
             released = held.release(
                 conn,
                 self.clock(),
+                self.quotas,
                 Counter() if queued is None else queued,
-                default_cap=self.settings.max_in_flight_per_endpoint,
-                interval=self.settings.scheduler_interval_seconds,
+                default_cap=self.default_cap,
                 most=self.batch_size,
             )
         unsent = dispatch(self.engine, self.dispatcher, released)
@@ -204,12 +223,8 @@ class Requeuer:
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             ).all()
-            allowed = held.quotas(
-                conn,
-                {row.endpoint_id for row in rows},
-                default_cap=self.settings.max_in_flight_per_endpoint,
-                interval=self.settings.scheduler_interval_seconds,
-            )
+            endpoint_ids = {row.endpoint_id for row in rows}
+            allowed = self.quotas(held.limits(conn, endpoint_ids, self.default_cap))
             due, behind = held.split(rows, allowed, queued)
             if due:
                 conn.execute(

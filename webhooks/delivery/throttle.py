@@ -83,6 +83,21 @@ return math.max(0, cap - redis.call("ZCARD", KEYS[2]))
 """
 
 
+# How many more deliveries an endpoint may be sent now: free instants of its rate within the
+# horizon (reserved instants take no slot while they wait), else free slots of its cap.
+_ROOM = """
+local now, rate, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local horizon = tonumber(ARGV[4])
+if rate > 0 then
+  local next_free = math.max(tonumber(redis.call("HGET", KEYS[1], "tat") or "0"), now)
+  return math.max(0, math.floor((now + horizon - next_free) * rate / 1000) + 1)
+end
+redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now)
+local cap = math.min(tonumber(redis.call("HGET", KEYS[1], "cap") or "1"), most)
+return math.max(0, cap - redis.call("ZCARD", KEYS[2]))
+"""
+
+
 class Verdict(StrEnum):
     """What the throttle says to one attempt."""
 
@@ -117,6 +132,7 @@ class Throttle:
         self.horizon_ms = horizon * 1000
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
+        self._room = client.register_script(_ROOM)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Throttle":
@@ -168,6 +184,21 @@ class Throttle:
             return int(self._release(keys=_keys(endpoint_id), args=args))
         except redis.RedisError:
             return 0  # the slot's lease runs out by itself
+
+    def room(self, limits: dict[str, Limits]) -> dict[str, int] | None:
+        """How many deliveries each endpoint may be sent now; None if Redis does not answer."""
+        if not limits:
+            return {}
+        now = _now_ms()
+        pipe = self.client.pipeline(transaction=False)
+        for endpoint_id, endpoint in limits.items():
+            args = (now, endpoint.rate or 0, endpoint.in_flight, self.horizon_ms)
+            self._room(keys=_keys(endpoint_id)[:2], args=args, client=pipe)
+        try:
+            found = pipe.execute()
+        except redis.RedisError:
+            return None
+        return {endpoint_id: int(n) for endpoint_id, n in zip(limits, found, strict=True)}
 
     def mark_waiting(self, endpoint_id: str) -> None:
         """Say that deliveries wait in SQL behind this endpoint (for a minute, unless renewed)."""
