@@ -80,8 +80,10 @@ def test_a_slot_outlives_its_lease_no_longer(throttle: Throttle, endpoint: str) 
 def test_the_rate_limit_reserves_instants_up_to_the_horizon(
     throttle: Throttle, endpoint: str
 ) -> None:
-    """At 10/s: now, then instants 0.1 s apart while they fall within the horizon, then later."""
-    limits = Limits(rate=10, in_flight=100)
+    """At 2/s: now, then instants half a second apart while they fall within the horizon
+    (1.2 s here), then later."""
+    throttle = Throttle(throttle.client, lease_seconds=1.0, horizon=1.2)
+    limits = Limits(rate=2, in_flight=100)
     slots = [throttle.acquire(endpoint, limits, "t0", False)]
     throttle.release(endpoint, "t0", timed_out=False, most=100)  # its one slot is free again
     slots += [throttle.acquire(endpoint, limits, f"t{n}", False) for n in range(1, 4)]
@@ -92,9 +94,23 @@ def test_the_rate_limit_reserves_instants_up_to_the_horizon(
         Verdict.RESERVED,
         Verdict.LATER,
     ]
-    assert [round(s.wait_seconds, 1) for s in slots[1:]] == [0.1, 0.2, 0.3]
+    waits = [s.wait_seconds for s in slots[1:]]
+    assert waits == pytest.approx([0.5, 1.0, 1.5], abs=0.1)
     # A delivery that waited for its reserved instant is not counted twice.
     assert throttle.acquire(endpoint, limits, "t1", True).verdict is Verdict.GO
+
+
+def test_a_reserved_instant_that_finds_no_slot_is_given_back(
+    throttle: Throttle, endpoint: str
+) -> None:
+    """Every slot taken when its instant comes: the instant goes to the next delivery."""
+    limits = Limits(rate=2, in_flight=1)
+    assert throttle.acquire(endpoint, limits, "busy", False).verdict is Verdict.GO
+    assert throttle.acquire(endpoint, limits, "t1", True).verdict is Verdict.FULL
+    throttle.release(endpoint, "busy", timed_out=True, most=1)
+
+    # Without the refund the next instant would be half a second away: it is now.
+    assert throttle.acquire(endpoint, limits, "t2", False).verdict is Verdict.GO
 
 
 def test_free_slots_are_handed_over_only_when_deliveries_wait(
