@@ -76,15 +76,14 @@ class Deliverer:
         if claim is None:
             return None
         most = claim.max_in_flight or self.settings.max_in_flight_per_endpoint
+        limits = Limits(claim.rate_limit, most)
         try:
-            slot = self.throttle.acquire(
-                claim.endpoint_id, Limits(claim.rate_limit, most), claim.token, reserved
-            )
+            slot = self.throttle.acquire(claim.endpoint_id, limits, claim.token, reserved)
         except Unavailable as exc:
             log.warning("%s; %s waits", exc, delivery_id)
             slot = THROTTLE_UNAVAILABLE
         if slot.verdict is not Verdict.GO:
-            return self.hold(claim, slot)
+            return self.hold(claim, slot, limits)
         timed_out = False
         try:
             attempt, status = self.attempt(claim)
@@ -115,16 +114,22 @@ class Deliverer:
         self.observe(claim, attempt, status)
         return attempt, status
 
-    def hold(self, claim: Claim, slot: Slot) -> Again | None:
+    def hold(self, claim: Claim, slot: Slot, limits: Limits) -> Again | None:
         """Give the claim back without an attempt; wait on a countdown or held in SQL."""
         now = self.clock()
         held = self.rules.hold(slot, now)
         self.ledger.hold(claim, held)
-        if held.in_sql:
-            # The API holds the endpoint's new deliveries behind this one, in order.
-            self.throttle.mark_waiting(claim.endpoint_id)
-            return None
-        return Again(held.countdown(now) or 0.0, reserved=held.reserved)
+        if not held.in_sql:
+            return Again(held.countdown(now) or 0.0, reserved=held.reserved)
+        # The API holds the endpoint's new deliveries behind this one, in order, and the
+        # worker freeing a slot hands it over...
+        self.throttle.mark_waiting(claim.endpoint_id)
+        if slot.verdict is Verdict.FULL:
+            # ...unless that slot freed before the mark was there: then it is ours to hand.
+            room = self.throttle.room({claim.endpoint_id: limits}) or {}
+            if room.get(claim.endpoint_id):
+                self.hand_over(claim.endpoint_id, room[claim.endpoint_id])
+        return None
 
     def hand_over(self, endpoint_id: str, free: int) -> None:
         """Queue as many of the endpoint's held deliveries as it has free slots."""

@@ -83,18 +83,19 @@ return math.max(0, cap - redis.call("ZCARD", KEYS[2]))
 """
 
 
-# How many more deliveries an endpoint may be sent now: free instants of its rate within the
-# horizon (reserved instants take no slot while they wait), else free slots of its cap.
+# How many more deliveries an endpoint may be sent now: its free slots, and no more than the
+# free instants of its rate limit within the horizon.
 _ROOM = """
 local now, rate, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local horizon = tonumber(ARGV[4])
-if rate > 0 then
-  local next_free = math.max(tonumber(redis.call("HGET", KEYS[1], "tat") or "0"), now)
-  return math.max(0, math.floor((now + horizon - next_free) * rate / 1000) + 1)
-end
 redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now)
 local cap = math.min(tonumber(redis.call("HGET", KEYS[1], "cap") or "1"), most)
-return math.max(0, cap - redis.call("ZCARD", KEYS[2]))
+local room = math.max(0, cap - redis.call("ZCARD", KEYS[2]))
+if rate > 0 then
+  local next_free = math.max(tonumber(redis.call("HGET", KEYS[1], "tat") or "0"), now)
+  room = math.min(room, math.max(0, math.floor((now + horizon - next_free) * rate / 1000) + 1))
+end
+return room
 """
 
 
