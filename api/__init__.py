@@ -68,7 +68,12 @@ def create_app(
         engine=engine,
         sessions=make_sessions(engine),
         dispatcher=dispatcher,
-        intake=Intake(engine, dispatcher, Throttle.from_settings(settings)),
+        intake=Intake(
+            engine,
+            dispatcher,
+            Throttle.from_settings(settings),
+            settings.max_in_flight_per_endpoint,
+        ),
         guard=guard,
         keyring=keyring,
         registry=Registry(UrlPolicy.from_settings(settings, guard), keyring),

@@ -11,17 +11,20 @@ from tests.support.api import (
     queued_delivery_ids,
     row,
 )
-from webhooks.delivery.throttle import Throttle
+from webhooks.delivery.throttle import Limits, Throttle, Verdict
 
 
 def test_a_new_delivery_waits_behind_its_endpoints_held_line(
     client: FlaskClient, engine: Engine, redis_url: str
 ) -> None:
-    """Held in SQL for the marked endpoint, queued for the other; nothing else differs."""
+    """Held in SQL for the marked endpoint with no room, queued for the other; and handed on
+    as soon as the endpoint has room."""
     waiting = create_endpoint(client)["id"]
     free = create_endpoint(client)["id"]
     throttle = Throttle(redis.Redis.from_url(redis_url), lease_seconds=1, horizon=1)
     throttle.mark_waiting(waiting)
+    # Its one slot (a new endpoint starts with one) is taken: there is no room to hand over.
+    assert throttle.acquire(waiting, Limits(None, 10), "busy", False).verdict is Verdict.GO
 
     event = post_event(client)
 
@@ -30,4 +33,10 @@ def test_a_new_delivery_waits_behind_its_endpoints_held_line(
     assert (held["status"], held["held"], held["queued_until"]) == ("pending", True, None)
     assert row(engine, "deliveries", by_endpoint[free])["held"] is False
     assert queued_delivery_ids(redis_url) == [by_endpoint[free]]
+
+    # Once the slot is free, the next event finds room: its line is handed on at once.
+    throttle.release(waiting, "busy", timed_out=False, most=10)
+    later = deliveries_by_endpoint(post_event(client))[waiting]
+    assert row(engine, "deliveries", later)["queued_until"] is not None
+    assert set(queued_delivery_ids(redis_url)) >= {by_endpoint[waiting], later}
     throttle.client.close()

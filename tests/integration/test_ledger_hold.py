@@ -7,11 +7,18 @@ from sqlalchemy import Engine
 
 from tests.integration.conftest import ON_EVERY_LEDGER, claimed
 from tests.support.rows import add_deliveries, add_delivery, add_endpoint, attempt_rows, row
+from webhooks.delivery import held
 from webhooks.delivery.ledger import Ledger
 from webhooks.delivery.outcome import Held
 from webhooks.models import deliveries_table as deliveries
 
 pytestmark = ON_EVERY_LEDGER
+
+
+def unhold(engine: Engine, endpoint_id: str, count: int, now: datetime) -> tuple[list[str], bool]:
+    """Hand `count` free slots to the endpoint's held line."""
+    with engine.begin() as conn:
+        return held.unhold_next(conn, endpoint_id, count, now)
 
 
 def test_a_held_claim_leaves_no_attempt_and_waits_where_it_is_told(
@@ -27,11 +34,11 @@ def test_a_held_claim_leaves_no_attempt_and_waits_where_it_is_told(
     ledger.hold(claim, Held(later, in_sql=False, reserved=True))
     ledger.hold(claimed(ledger, second, now), Held(later, in_sql=True, reserved=False))
 
-    for delivery_id, held, queued_until in [(first, False, later), (second, True, None)]:
+    for delivery_id, in_sql, queued_until in [(first, False, later), (second, True, None)]:
         after = row(engine, deliveries, delivery_id)
         assert (after.attempt_count, after.lease_token, after.lease_expires_at) == (2, None, None)
         assert (after.held, after.queued_until, after.next_attempt_at) == (
-            held,
+            in_sql,
             queued_until,
             later,
         )
@@ -46,15 +53,15 @@ def test_unhold_takes_the_oldest_due_and_says_what_is_left(
     old, new = add_deliveries(engine, [now - timedelta(seconds=2), now], endpoint_id, held=True)
     later = add_delivery(engine, now + timedelta(seconds=5), endpoint_id, held=True)
 
-    assert ledger.unhold_next(endpoint_id, 1, now) == ([old], True)
-    assert ledger.unhold_next(endpoint_id, 5, now) == ([new], True)
-    assert ledger.unhold_next(endpoint_id, 5, now) == ([], True)  # `later` is not due yet
+    assert unhold(engine, endpoint_id, 1, now) == ([old], True)
+    assert unhold(engine, endpoint_id, 5, now) == ([new], True)
+    assert unhold(engine, endpoint_id, 5, now) == ([], True)  # `later` is not due yet
     after = row(engine, deliveries, old)
     assert (after.held, after.queued_until) == (False, now)
     assert row(engine, deliveries, later).held
 
-    ledger.unhold_next(endpoint_id, 1, now + timedelta(seconds=5))
-    assert ledger.unhold_next(endpoint_id, 1, now + timedelta(seconds=5)) == ([], False)
+    unhold(engine, endpoint_id, 1, now + timedelta(seconds=5))
+    assert unhold(engine, endpoint_id, 1, now + timedelta(seconds=5)) == ([], False)
 
 
 def test_nothing_held_elsewhere_is_taken(ledger: Ledger, engine: Engine, now: datetime) -> None:
@@ -63,4 +70,4 @@ def test_nothing_held_elsewhere_is_taken(ledger: Ledger, engine: Engine, now: da
     add_delivery(engine, now, held=True)  # another endpoint
     add_delivery(engine, now, endpoint_id)  # queued normally
 
-    assert ledger.unhold_next(endpoint_id, 5, now) == ([], False)
+    assert unhold(engine, endpoint_id, 5, now) == ([], False)

@@ -12,10 +12,11 @@ from sqlalchemy.exc import DBAPIError
 
 from webhooks.config import Settings
 from webhooks.db import is_unavailable
+from webhooks.delivery import held
 from webhooks.delivery.headers import attempt_headers, recorded
 from webhooks.delivery.ledger import Claim, make_ledger
 from webhooks.delivery.outcome import AttemptError, AttemptRecord, Rules
-from webhooks.delivery.queue import Dispatcher, dispatch
+from webhooks.delivery.queue import Dispatcher
 from webhooks.delivery.sender import Sender
 from webhooks.delivery.throttle import Limits, Slot, Throttle, Verdict
 from webhooks.errors import Unavailable
@@ -117,27 +118,25 @@ class Deliverer:
     def hold(self, claim: Claim, slot: Slot, limits: Limits) -> Again | None:
         """Give the claim back without an attempt; wait on a countdown or held in SQL."""
         now = self.clock()
-        held = self.rules.hold(slot, now)
-        self.ledger.hold(claim, held)
-        if not held.in_sql:
-            return Again(held.countdown(now) or 0.0, reserved=held.reserved)
+        waits = self.rules.hold(slot, now)
+        self.ledger.hold(claim, waits)
+        if not waits.in_sql:
+            return Again(waits.countdown(now) or 0.0, reserved=waits.reserved)
         # The API holds the endpoint's new deliveries behind this one, in order, and the
         # worker freeing a slot hands it over...
         self.throttle.mark_waiting(claim.endpoint_id)
         if slot.verdict is Verdict.FULL:
             # ...unless that slot freed before the mark was there: then it is ours to hand.
-            room = self.throttle.room({claim.endpoint_id: limits}) or {}
-            if room.get(claim.endpoint_id):
-                self.hand_over(claim.endpoint_id, room[claim.endpoint_id])
+            self.wake({claim.endpoint_id: limits})
         return None
 
     def hand_over(self, endpoint_id: str, free: int) -> None:
         """Queue as many of the endpoint's held deliveries as it has free slots."""
-        taken, more = self.ledger.unhold_next(endpoint_id, free, self.clock())
-        if taken:
-            dispatch(self.engine, self.dispatcher, taken)
-        elif not more:
-            self.throttle.clear_waiting(endpoint_id)
+        held.hand_over(self.engine, self.dispatcher, self.throttle, endpoint_id, free, self.clock())
+
+    def wake(self, limits: dict[str, Limits]) -> None:
+        """Hand over whatever room these endpoints have now."""
+        held.wake(self.engine, self.dispatcher, self.throttle, limits, self.clock())
 
     def record(self, claim: Claim, attempt: AttemptRecord) -> str | None:
         """Record the attempt, waiting out a database outage while the lease lasts."""

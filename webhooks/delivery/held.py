@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Engine, func, select, update
 
-from webhooks.delivery.throttle import Limits
+from webhooks.delivery.queue import Dispatcher, dispatch
+from webhooks.delivery.statements import ANY_HELD, NEXT_HELD, UNHOLD, bind
+from webhooks.delivery.throttle import Limits, Throttle
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints
 
@@ -64,6 +66,52 @@ def release(
             .values(held=False, queued_until=now)
         )
     return chosen
+
+
+def hand_over(
+    engine: Engine,
+    dispatcher: Dispatcher,
+    throttle: Throttle,
+    endpoint_id: str,
+    free: int,
+    now: datetime,
+) -> None:
+    """Queue as many of the endpoint's due held deliveries as it has free slots; with none
+    held, its line is over."""
+    with engine.begin() as conn:
+        taken, more = unhold_next(conn, endpoint_id, free, now)
+    if taken:
+        dispatch(engine, dispatcher, taken)
+    elif not more:
+        throttle.clear_waiting(endpoint_id)
+
+
+def wake(
+    engine: Engine,
+    dispatcher: Dispatcher,
+    throttle: Throttle,
+    limits: dict[str, Limits],
+    now: datetime,
+) -> None:
+    """After holding deliveries: hand over what room their endpoints have now.
+
+    A slot that freed between the verdict and the hold found no one to hand it to.
+    """
+    for endpoint_id, free in (throttle.room(limits) or {}).items():
+        if free:
+            hand_over(engine, dispatcher, throttle, endpoint_id, free, now)
+
+
+def unhold_next(
+    conn: Connection, endpoint_id: str, count: int, now: datetime
+) -> tuple[list[str], bool]:
+    """Mark the endpoint's next `count` due held deliveries as queued; say if any stay."""
+    params = bind(endpoint_id=endpoint_id, count=count, due_by=now)
+    taken = list(conn.execute(NEXT_HELD, params).scalars())
+    if taken:
+        conn.execute(UNHOLD, bind(ids=taken, queued_at=now))
+        return taken, True
+    return [], conn.execute(ANY_HELD, bind(endpoint_id=endpoint_id)).first() is not None
 
 
 def hold(conn: Connection, delivery_ids: list[str]) -> None:

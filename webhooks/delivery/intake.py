@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from webhooks.delivery import held
 from webhooks.delivery.queue import Dispatcher, dispatch
 from webhooks.delivery.throttle import Throttle
+from webhooks.times import utcnow
 
 
 class NewDelivery(Protocol):
@@ -29,23 +30,29 @@ class NewDelivery(Protocol):
 class Intake:
     """Queue new deliveries, or hold those whose endpoint has a line of held ones."""
 
-    def __init__(self, engine: Engine, dispatcher: Dispatcher, throttle: Throttle) -> None:
+    def __init__(
+        self, engine: Engine, dispatcher: Dispatcher, throttle: Throttle, default_cap: int
+    ) -> None:
         self.engine = engine
         self.dispatcher = dispatcher
         self.throttle = throttle
+        self.default_cap = default_cap  # slots of an endpoint whose max_in_flight is null
 
     def admit(self, new: Sequence[NewDelivery]) -> None:
         """Queue these committed deliveries; hold those behind a waiting endpoint."""
         waiting = self.throttle.waiting(d.endpoint_id for d in new)
         behind = [d.id for d in new if d.endpoint_id in waiting]
-        if behind and not self._hold(behind):
+        if behind and not self._hold(behind, waiting):
             behind = []
         dispatch(self.engine, self.dispatcher, [d.id for d in new if d.id not in behind])
 
-    def _hold(self, delivery_ids: list[str]) -> bool:
+    def _hold(self, delivery_ids: list[str], endpoint_ids: set[str]) -> bool:
         try:
             with self.engine.begin() as conn:
                 held.hold(conn, delivery_ids)
+                limits = held.limits(conn, endpoint_ids, self.default_cap)
         except DBAPIError:
             return False  # queued after all: the worker holds each one in its turn
+        # The line may have ended, its last slot freed, while these were being held.
+        held.wake(self.engine, self.dispatcher, self.throttle, limits, utcnow())
         return True

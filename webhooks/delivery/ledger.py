@@ -9,19 +9,16 @@ from sqlalchemy import Connection, Engine
 
 from webhooks.delivery.outcome import AttemptRecord, Held, Rules
 from webhooks.delivery.statements import (
-    ANY_HELD,
     CLAIM,
     CLAIM_WITH_TARGET,
     FILL_PLACEHOLDER,
     FINISH,
     HOLD,
     INSERT_ATTEMPT,
-    NEXT_HELD,
     RECORD_SUCCESS,
     RELEASE_UNSENDABLE,
     RETRY,
     TARGET,
-    UNHOLD,
     bind,
 )
 from webhooks.endpoint_headers import decode_headers
@@ -106,16 +103,6 @@ class Ledger:
         )
         with self.engine.begin() as conn:
             conn.execute(HOLD, params)
-
-    def unhold_next(self, endpoint_id: str, count: int, now: datetime) -> tuple[list[str], bool]:
-        """Mark the endpoint's next `count` due held deliveries as queued; say if any stay."""
-        params = bind(endpoint_id=endpoint_id, count=count, due_by=now)
-        with self.engine.begin() as conn:
-            taken = list(conn.execute(NEXT_HELD, params).scalars())
-            if taken:
-                conn.execute(UNHOLD, bind(ids=taken, queued_at=now))
-                return taken, True
-            return [], conn.execute(ANY_HELD, bind(endpoint_id=endpoint_id)).first() is not None
 
     def _claim_params(self, delivery_id: str, token: str, now: datetime) -> dict[str, Any]:
         return bind(
