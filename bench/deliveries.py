@@ -49,10 +49,14 @@ def run(size: Size) -> list[Measurement]:
             (slow, count // 2, "50 ms receiver", "≥ 0.8"),
         )
         raw = {target: median_of(times, baseline, target.url(), n) for target, n, _, _ in runs}
+        # One sealing key for both brokers: the endpoints the first run sealed stay in the
+        # database, and a worker refuses to start beside values it cannot unseal.
+        sealing = child_env()["WEBHOOKS_ENCRYPTION_KEYS"]
         # The smoke run checks the benchmark runs, on the default broker only.
         for name in ("redis",) if size == "smoke" else ("redis", "rabbitmq"):
             with broker(name) as broker_url:
                 env = child_env(
+                    WEBHOOKS_ENCRYPTION_KEYS=sealing,
                     DATABASE_URL=database_url,
                     BROKER_URL=broker_url,
                     WEBHOOKS_ALLOW_NETWORKS="127.0.0.0/8",
