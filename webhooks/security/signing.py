@@ -7,6 +7,7 @@ public key, which cannot forge).
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import secrets
@@ -94,12 +95,18 @@ def public_key(secret: str) -> str:
     return PUBLIC_KEY_PREFIX + base64.b64encode(raw).decode()
 
 
+# Decoded once per secret, not per attempt: the worker signs with the same few secrets all
+# day. Bounded, and it holds only what the keyring already keeps unsealed in memory.
+_hmac_key = functools.lru_cache(maxsize=4096)(secret_key)
+_ed25519_key = functools.lru_cache(maxsize=4096)(signing_key)
+
+
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """Return one signature of `{id}.{timestamp}.{body}`: `v1,<base64>` or `v1a,<base64>`."""
     content = f"{msg_id}.{timestamp}.".encode() + body
     if secret.startswith(SIGNING_KEY_PREFIX):
-        return "v1a," + base64.b64encode(signing_key(secret).sign(content)).decode()
-    digest = hmac.new(secret_key(secret), content, hashlib.sha256).digest()
+        return "v1a," + base64.b64encode(_ed25519_key(secret).sign(content)).decode()
+    digest = hmac.new(_hmac_key(secret), content, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
 
 
