@@ -7,13 +7,12 @@ from celery import Celery
 from kombu import Exchange, Queue  # type: ignore[attr-defined]
 
 from webhooks.config import Settings, broker_scheme
+from worker import redis_transport
 from worker.maintenance import retention_schedule
 from worker.names import DELIVERY_QUEUE, PURGE, SCHEDULE, SCHEDULER_QUEUE
 
 # How long the API's publisher waits on the broker per try; a publish takes a millisecond.
 PUBLISH_TIMEOUT_SECONDS = 1.0
-# kombu's Redis transport with a bug that stops workers worked around (see the module).
-REDIS_TRANSPORT = "worker.redis_transport:Transport"
 
 
 def make_celery(settings: Settings, *, publisher: bool = False) -> Celery:
@@ -73,8 +72,13 @@ def make_celery(settings: Settings, *, publisher: bool = False) -> Celery:
             },
             **retention_schedule(settings),
         },
-        # redis:// only: rediss:// keeps kombu's own, whose TLS this subclass was not tried with.
-        broker_transport=REDIS_TRANSPORT if broker_scheme(settings.broker) == "redis" else None,
+        # kombu's Redis transport, made leaner and sturdier (see the module); the URL still
+        # says where Redis is, this only names the class that talks to it.
+        broker_transport=(
+            redis_transport.NAME
+            if broker_scheme(settings.broker) in redis_transport.SCHEMES
+            else None
+        ),
         enable_utc=True,
         timezone="UTC",
         worker_hijack_root_logger=True,
