@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from webhooks.delivery.driver import DriverStatement
 from webhooks.delivery.outcome import AttemptRecord, Held, Rules
 from webhooks.delivery.statements import (
     CLAIM,
@@ -115,7 +116,7 @@ class Ledger:
 
     def _checked(
         self,
-        conn: Connection,
+        conn: Connection | None,
         delivery_id: str,
         token: str,
         held: Any,
@@ -125,7 +126,11 @@ class Ledger:
         """Build the claim, or let go of it when the endpoint may no longer be sent to."""
         if not target.enabled or target.deleted_at is not None:
             # Disabled or deleted since this was queued: nothing may go out.
-            conn.execute(RELEASE_UNSENDABLE, bind(delivery_id=delivery_id))
+            if conn is None:
+                with self.engine.begin() as own:
+                    own.execute(RELEASE_UNSENDABLE, bind(delivery_id=delivery_id))
+            else:
+                conn.execute(RELEASE_UNSENDABLE, bind(delivery_id=delivery_id))
             return None
         # Sealed at rest; the keyring caches what it unsealed, so a claim rarely decrypts.
         unseal = self.keyring.unseal
@@ -152,20 +157,22 @@ class Ledger:
 
 
 class PostgresLedger(Ledger):
-    """One statement, in autocommit, for every claim and for every plain success."""
+    """One statement, in autocommit, for every claim and for every plain success.
+
+    Both run through the driver (webhooks/delivery/driver.py): they are the worker's two
+    statements per attempt, and SQLAlchemy's execution cost more Python than psycopg's.
+    """
 
     def __init__(self, engine: Engine, *, lease: timedelta, rules: Rules, keyring: Keyring) -> None:
         super().__init__(engine, lease=lease, rules=rules, keyring=keyring)
-        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.claim_with_target = DriverStatement(engine, CLAIM_WITH_TARGET)
+        self.record_success = DriverStatement(engine, RECORD_SUCCESS)
 
     def claim(self, delivery_id: str, token: str, now: datetime) -> Claim | None:
-        with self.autocommit.connect() as conn:
-            row = conn.execute(
-                CLAIM_WITH_TARGET, self._claim_params(delivery_id, token, now)
-            ).one_or_none()
-            if row is None:
-                return None
-            return self._checked(conn, delivery_id, token, row, row, now)
+        row = self.claim_with_target.one_or_none(self._claim_params(delivery_id, token, now))
+        if row is None:
+            return None
+        return self._checked(None, delivery_id, token, row, row, now)
 
     def record(self, claim: Claim, attempt: AttemptRecord, now: datetime) -> str | None:
         if attempt.status != SUCCEEDED:
@@ -174,8 +181,7 @@ class PostgresLedger(Ledger):
             **_attempt_params(claim, attempt),
             **bind(token=claim.token, new_status=SUCCEEDED, recorded_at=now),
         }
-        with self.autocommit.connect() as conn:
-            kept = conn.execute(RECORD_SUCCESS, params).one_or_none()
+        kept = self.record_success.one_or_none(params)
         if kept is None:
             # The lease was lost; the scheduler's placeholder can still tell the truth.
             with self.engine.begin() as conn:
