@@ -51,7 +51,11 @@ class DriverStatement:
     def one_or_none(self, values: Mapping[str, Any]) -> Any | None:
         """The statement's first row (None without one); driver errors as SQLAlchemy's."""
         params = self._params(values)
-        pooled = self.engine.raw_connection()
+        try:
+            pooled = self.engine.raw_connection()
+        except self.error as exc:
+            # The pool does not wrap a failed connect as Engine.connect() does.
+            raise DBAPIError.instance(self.sql, params, exc, self.error) from exc
         try:
             row = self._run(pooled, params)
         finally:
