@@ -92,7 +92,7 @@ class Deliverer:
         finally:
             # Given back even when recording failed: the slot is for the request, now over.
             free = self.throttle.release(
-                claim.endpoint_id, claim.token, timed_out=timed_out, most=most
+                claim.endpoint_id, claim.token, timed_out=timed_out, most=most, rate=limits.rate
             )
         if free:
             self.hand_over(claim.endpoint_id, free)

@@ -231,9 +231,10 @@ class Rules:
         wait = timedelta(seconds=slot.wait_seconds)
         if slot.verdict is throttle.Verdict.RESERVED and self.rides_countdown(wait):
             return Held(now + wait, in_sql=False, reserved=True)
-        # Every slot in use (wait for one to free) or the rate's instants all taken: held
-        # in SQL and released per endpoint, by the worker freeing a slot or the scheduler.
-        return Held(now + wait, in_sql=True, reserved=False)
+        # Every slot in use, or the rate's instants all taken: held in SQL, due at once, and
+        # released as the endpoint has room (a slot frees, an instant enters the horizon), by
+        # the worker that finishes an attempt there or by the scheduler.
+        return Held(now, in_sql=True, reserved=False)
 
     def status_after_lost(self, status: str, run_attempt: int) -> str:
         """A delivery's status once an attempt lost with its worker is counted."""

@@ -78,8 +78,14 @@ redis.call("PEXPIRE", KEYS[1], ARGV[4])
 if redis.call("EXISTS", KEYS[3]) == 0 then
   return 0
 end
-redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", ARGV[5])
-return math.max(0, cap - redis.call("ZCARD", KEYS[2]))
+local now, rate, horizon = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now)
+local room = math.max(0, cap - redis.call("ZCARD", KEYS[2]))
+if rate > 0 then
+  local next_free = math.max(tonumber(redis.call("HGET", KEYS[1], "tat") or "0"), now)
+  room = math.min(room, math.max(0, math.floor((now + horizon - next_free) * rate / 1000) + 1))
+end
+return room
 """
 
 
@@ -175,12 +181,20 @@ class Throttle:
             ) from None
         return Slot(Verdict(verdict.decode()), int(wait_ms) / 1000)
 
-    def release(self, endpoint_id: str, token: str, *, timed_out: bool, most: int) -> int:
-        """Give the slot back and adapt the cap; return the free slots held deliveries may take.
-
-        0 when none wait behind the endpoint.
-        """
-        args = (token, "1" if timed_out else "0", most, STATE_TTL_MS, _now_ms())
+    def release(
+        self, endpoint_id: str, token: str, *, timed_out: bool, most: int, rate: int | None = None
+    ) -> int:
+        """Give the slot back and adapt the cap; return the room held deliveries may take
+        (free slots, and no more than free instants of `rate`); 0 when none wait."""
+        args = (
+            token,
+            "1" if timed_out else "0",
+            most,
+            STATE_TTL_MS,
+            _now_ms(),
+            rate or 0,
+            self.horizon_ms,
+        )
         try:
             return int(self._release(keys=_keys(endpoint_id), args=args))
         except redis.RedisError:
