@@ -65,44 +65,47 @@ redis.call("PEXPIRE", KEYS[2], math.ceil(lease))
 return {"go", 0}
 """
 
-_RELEASE = """
+# How many more deliveries an endpoint may be sent now: its free slots, and no more than the
+# free instants of its rate limit within the horizon. Shared by the two scripts below.
+_ROOM_OF = """
+local function room_of(now, rate, most, horizon)
+  redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now)
+  local cap = math.min(tonumber(redis.call("HGET", KEYS[1], "cap") or "1"), most)
+  local room = math.max(0, cap - redis.call("ZCARD", KEYS[2]))
+  if rate > 0 then
+    local next_free = math.max(tonumber(redis.call("HGET", KEYS[1], "tat") or "0"), now)
+    room = math.min(room, math.max(0, math.floor((now + horizon - next_free) * rate / 1000) + 1))
+  end
+  return room
+end
+"""
+
+_RELEASE = (
+    _ROOM_OF
+    + """
 redis.call("ZREM", KEYS[2], ARGV[1])
+local most = tonumber(ARGV[3])
 local cap = tonumber(redis.call("HGET", KEYS[1], "cap") or "1")
 if ARGV[2] == "1" then
   cap = math.max(1, math.floor(cap / 2))
 else
-  cap = math.min(cap + 1, tonumber(ARGV[3]))
+  cap = math.min(cap + 1, most)
 end
 redis.call("HSET", KEYS[1], "cap", cap)
 redis.call("PEXPIRE", KEYS[1], ARGV[4])
 if redis.call("EXISTS", KEYS[3]) == 0 then
   return 0
 end
-local now, rate, horizon = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now)
-local room = math.max(0, cap - redis.call("ZCARD", KEYS[2]))
-if rate > 0 then
-  local next_free = math.max(tonumber(redis.call("HGET", KEYS[1], "tat") or "0"), now)
-  room = math.min(room, math.max(0, math.floor((now + horizon - next_free) * rate / 1000) + 1))
-end
-return room
+return room_of(tonumber(ARGV[5]), tonumber(ARGV[6]), most, tonumber(ARGV[7]))
 """
+)
 
-
-# How many more deliveries an endpoint may be sent now: its free slots, and no more than the
-# free instants of its rate limit within the horizon.
-_ROOM = """
-local now, rate, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local horizon = tonumber(ARGV[4])
-redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now)
-local cap = math.min(tonumber(redis.call("HGET", KEYS[1], "cap") or "1"), most)
-local room = math.max(0, cap - redis.call("ZCARD", KEYS[2]))
-if rate > 0 then
-  local next_free = math.max(tonumber(redis.call("HGET", KEYS[1], "tat") or "0"), now)
-  room = math.min(room, math.max(0, math.floor((now + horizon - next_free) * rate / 1000) + 1))
-end
-return room
+_ROOM = (
+    _ROOM_OF
+    + """
+return room_of(tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 """
+)
 
 
 class Verdict(StrEnum):
