@@ -283,11 +283,15 @@ def attempt_rows(engine: Engine) -> list[Any]:
         )
 
 
-def assert_attempts_consistent(engine: Engine) -> dict[str, list[Any]]:
+def assert_attempts_consistent(
+    engine: Engine, *, late_records: bool = False
+) -> dict[str, list[Any]]:
     """Check the audit trail against the deliveries; return the attempts of each delivery.
 
     Numbers are unique per delivery (and the database enforces it), they run 1..attempt_count
-    with no gap, a succeeded delivery's last attempt is its one success.
+    with no gap, a succeeded delivery's last attempt is a success, and its only one unless
+    `late_records`: a record held up past its lease (the database down) fills the scheduler's
+    placeholder with what really happened, a success the resent attempt then repeats.
     """
     unique = inspect(engine).get_unique_constraints("attempts")
     assert any(c["column_names"] == ["delivery_id", "number"] for c in unique), unique
@@ -304,7 +308,8 @@ def assert_attempts_consistent(engine: Engine) -> dict[str, list[Any]]:
             assert numbers == list(range(1, delivery.attempt_count + 1)), (delivery, numbers)
             outcomes = [a.outcome for a in found]
             if delivery.status == "succeeded":
-                assert outcomes[-1:] == ["success"] and outcomes.count("success") == 1, found
+                assert outcomes[-1:] == ["success"], found
+                assert late_records or outcomes.count("success") == 1, found
     return by_delivery
 
 
