@@ -9,8 +9,11 @@ from kombu import Exchange, Queue  # type: ignore[attr-defined]
 from webhooks.config import Settings, broker_scheme
 from worker import redis_transport
 from worker.maintenance import retention_schedule
-from worker.names import DELIVERY_QUEUE, PURGE, SCHEDULE, SCHEDULER_QUEUE
+from worker.names import DELIVERY_QUEUE, PURGE, SCHEDULE, SCHEDULER_QUEUE, TIMED_QUEUE
 
+# In the order a Redis worker takes from them: a scheduler pass first, then countdowns that
+# are due, then first sends (on RabbitMQ the broker shares the worker among them).
+QUEUES = (SCHEDULER_QUEUE, TIMED_QUEUE, DELIVERY_QUEUE)
 # How long the API's publisher waits on the broker per try; a publish takes a millisecond.
 PUBLISH_TIMEOUT_SECONDS = 1.0
 
@@ -32,7 +35,9 @@ def make_celery(settings: Settings, *, publisher: bool = False) -> Celery:
         # Reserve one message per thread, so a dying worker takes few with it (the scheduler
         # re-queues those once their queued mark is a lease old).
         worker_prefetch_multiplier=1,
-        worker_pool="threads",  # delivery is I/O-bound: threads, not a process per request
+        # Delivery is I/O-bound: threads, not a process per request; countdowns that fall
+        # due get threads of their own (see the module).
+        worker_pool="worker.pool:TaskPool",
         worker_concurrency=settings.worker_concurrency,
         # A worker or beat that starts before the broker waits for it, and one that loses it
         # reconnects for as long as it takes, rather than exiting: nothing is lost meanwhile.
@@ -113,6 +118,9 @@ def _redis_options(settings: Settings, publisher: bool) -> dict[str, Any]:
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": min(socket_timeout, 5),
         "health_check_interval": 30,  # find a connection Redis dropped before using it
+        # Take from the queues in QUEUES' order, not in turn: a countdown is fetched as soon
+        # as it is published, however long the backlog of first sends, and runs on time.
+        "queue_order_strategy": "priority",
     }
 
 
@@ -126,14 +134,12 @@ def _rabbitmq_options(publisher: bool) -> dict[str, Any]:
 
 
 def _redis_queues() -> tuple[Queue, ...]:
-    # Two queues: scheduler passes never wait behind a backlog of deliveries. Each has its
-    # own routing key: with Celery's default both would be bound to "webhooks", and a message
-    # published through the exchange would land in both. (Messages are published to the
-    # queue by name, which also survives a FLUSHALL that drops kombu's bindings.)
-    return (
-        Queue(DELIVERY_QUEUE, routing_key=DELIVERY_QUEUE),
-        Queue(SCHEDULER_QUEUE, routing_key=SCHEDULER_QUEUE),
-    )
+    # Three queues: scheduler passes and countdowns never wait behind a backlog of first
+    # sends. Each has its own routing key: with Celery's
+    # default all would be bound to "webhooks", and a message published through the exchange
+    # would land in each. (Messages are published to the queue by name, which also survives
+    # a FLUSHALL that drops kombu's bindings.)
+    return tuple(Queue(name, routing_key=name) for name in QUEUES)
 
 
 def _rabbitmq_queues() -> tuple[Queue, ...]:
@@ -149,5 +155,5 @@ def _rabbitmq_queues() -> tuple[Queue, ...]:
             routing_key=name,
             queue_arguments={"x-queue-type": "quorum"},
         )
-        for name in (DELIVERY_QUEUE, SCHEDULER_QUEUE)
+        for name in QUEUES
     )

@@ -7,7 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from webhooks.config import Settings
 from webhooks.db import is_unavailable
-from worker.names import DELIVER, SCHEDULE
+from worker.names import DELIVER, SCHEDULE, TIMED_QUEUE
 from worker.runtime import LazyRuntime
 
 # How long to wait before trying again when the database did not answer the claim.
@@ -38,6 +38,8 @@ class DeliveryTask(Task):  # type: ignore[misc]
             kwargs["countdown"] = max(countdown, self.shortest_countdown) if countdown else 0
             # Set either way: left out, the next run would inherit this run's arguments.
             kwargs["kwargs"] = {"reserved": True} if exc.reserved else {}
+            # Due at a set time: not behind the first sends waiting on the delivery queue.
+            kwargs["queue"] = TIMED_QUEUE
         return super().retry(*args, exc=exc, **kwargs)
 
 

@@ -52,8 +52,9 @@ def test_rate_limit_spaces_arrivals_across_two_workers(
     arrivals = [r.at for r in receiver.wait_for(16, "/limited", timeout=30)]
     all_succeed(client, delivery_ids)
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    # GCRA spaces them evenly; a countdown may fire a little late, never early.
-    assert min(gaps) >= 0.2, gaps
+    # GCRA spaces them evenly; a countdown may fire a little late, never early, and the one
+    # after a late one goes no closer than the limit's burst (0.1 s) allows.
+    assert min(gaps) >= 0.15, gaps
     rate = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
     assert 3.6 <= rate <= 4.4, gaps
 

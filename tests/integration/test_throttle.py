@@ -97,15 +97,42 @@ def test_the_rate_limit_reserves_instants_up_to_the_horizon(
     waits = [s.wait_seconds for s in slots[1:]]
     assert waits == pytest.approx([0.5, 1.0, 1.5], abs=0.1)
     # A delivery that waited for its reserved instant is not counted twice.
+    time.sleep(slots[1].wait_seconds)
     assert throttle.acquire(endpoint, limits, "t1", True).verdict is Verdict.GO
+
+
+def test_sends_never_run_ahead_of_the_limit_by_more_than_the_burst(
+    throttle: Throttle, endpoint: str
+) -> None:
+    """A countdown that ran late went out just now: the next one, though its instant has come,
+    takes a new instant rather than go beside it (late ones never bunch above the limit)."""
+    throttle = Throttle(throttle.client, lease_seconds=1.0, horizon=5.0)
+    limits = Limits(rate=2, in_flight=100)
+    first = [throttle.acquire(endpoint, limits, "t0", False)]
+    throttle.release(endpoint, "t0", timed_out=False, most=100)  # its one slot is free again
+    first += [throttle.acquire(endpoint, limits, f"t{n}", False) for n in (1, 2)]
+    assert [s.verdict for s in first] == [Verdict.GO, Verdict.RESERVED, Verdict.RESERVED]
+    time.sleep(first[2].wait_seconds)  # both instants have come; t1 ran late, t2 on time
+    assert throttle.acquire(endpoint, limits, "t1", True).verdict is Verdict.GO
+    throttle.release(endpoint, "t1", timed_out=False, most=100)
+    again = throttle.acquire(endpoint, limits, "t2", True)
+    assert again.verdict is Verdict.RESERVED
+    assert again.wait_seconds == pytest.approx(0.5, abs=0.1)  # the next free instant
 
 
 def test_a_reserved_instant_that_finds_no_slot_is_given_back(
     throttle: Throttle, endpoint: str
 ) -> None:
     """Every slot taken when its instant comes: the instant goes to the next delivery."""
+    throttle = Throttle(throttle.client, lease_seconds=1.0, horizon=1.2)
     limits = Limits(rate=2, in_flight=1)
-    assert throttle.acquire(endpoint, limits, "busy", False).verdict is Verdict.GO
+    assert throttle.acquire(endpoint, limits, "t0", False).verdict is Verdict.GO
+    throttle.release(endpoint, "t0", timed_out=False, most=1)
+    reserved = throttle.acquire(endpoint, limits, "t1", False)
+    assert reserved.verdict is Verdict.RESERVED
+    time.sleep(reserved.wait_seconds)
+    # Its one slot taken by a delivery sent before the limit was set.
+    assert throttle.acquire(endpoint, Limits(None, 1), "busy", False).verdict is Verdict.GO
     assert throttle.acquire(endpoint, limits, "t1", True).verdict is Verdict.FULL
     throttle.release(endpoint, "busy", timed_out=True, most=1)
 

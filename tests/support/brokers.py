@@ -12,7 +12,7 @@ import redis
 
 from tests.support.faults import RedisServer, TcpGate
 from tests.support.rabbitmq import RabbitVhost
-from worker.names import DELIVERY_QUEUE
+from worker.names import DELIVERY_QUEUE, TIMED_QUEUE
 
 
 class Broker(Protocol):
@@ -128,9 +128,10 @@ class RabbitBroker:
 
 
 def redis_messages(url: str) -> int:
-    """Messages in a Redis broker: waiting in the delivery queue, or reserved by a worker."""
+    """Messages in a Redis broker: waiting in the delivery queues, or reserved by a worker."""
     client = redis.Redis.from_url(url)
     try:
-        return int(client.llen(DELIVERY_QUEUE)) + int(client.hlen("unacked"))
+        waiting = sum(int(client.llen(name)) for name in (DELIVERY_QUEUE, TIMED_QUEUE))
+        return waiting + int(client.hlen("unacked"))
     finally:
         client.close()

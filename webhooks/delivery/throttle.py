@@ -5,7 +5,8 @@ limits hold across all of them:
 
 - the rate limit is GCRA (a token bucket without a refill timer): each delivery takes the
   endpoint's next free instant; one held back reserves the instant it may go, when that is
-  within the horizon, so it waits exactly once;
+  within the horizon, so it waits exactly once; the sends themselves may run ahead of the
+  spacing by no more than a small burst, so late countdowns never bunch above the limit;
 - slots in flight are a sorted set of leases that expire (a worker that dies mid-attempt
   loses its slot after the attempt's deadline, it does not leak it);
 - the adaptive cap starts a new endpoint at one slot, adds one per answered attempt up to
@@ -34,31 +35,47 @@ WAITING_TTL_MS = 60_000
 # Time beyond the delivery timeout (the sender's deadline for the whole request) before a
 # slot expires: a slot guards the receiver, which the request no longer occupies after it.
 SLOT_MARGIN_SECONDS = 2.0
+# How far the sends may run ahead of the rate limit: countdowns fire a little late, some more
+# than others, and a late one sent beside the next would bunch above the limit. Within this,
+# jitter costs no instant; beyond it, a delivery takes a new one. No second sees more than a
+# tenth over the limit (plus one).
+BURST_MS = 100
 
 _ACQUIRE = """
 local now, rate, most = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local lease, horizon = tonumber(ARGV[4]), tonumber(ARGV[5])
+local reserved = ARGV[7] == "1"
 redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now)
 local cap = math.min(tonumber(redis.call("HGET", KEYS[1], "cap") or "1"), most)
 if redis.call("ZCARD", KEYS[2]) >= cap then
-  if rate > 0 and ARGV[7] == "1" then
+  if rate > 0 and reserved then
     -- Its reserved instant goes unused: give it back, so the limit is not undershot.
     local tat = tonumber(redis.call("HGET", KEYS[1], "tat") or "0")
     redis.call("HSET", KEYS[1], "tat", tostring(math.max(tat - 1000 / rate, now)))
   end
   return {"full", 0}
 end
-if rate > 0 and ARGV[7] ~= "1" then
-  local next_free = math.max(tonumber(redis.call("HGET", KEYS[1], "tat") or "0"), now)
-  local wait = next_free - now
-  if wait > horizon then
-    return {"later", math.ceil(wait)}
+if rate > 0 then
+  local spacing = 1000 / rate
+  -- "sent": when the sends so far allow the next. Running ahead of it by over the burst (a
+  -- late countdown sent just before this one), this one takes a new instant, even if it
+  -- had one.
+  local sent = tonumber(redis.call("HGET", KEYS[1], "sent") or "0")
+  local earliest = sent - tonumber(ARGV[9])
+  if earliest > now or not reserved then
+    local tat = tonumber(redis.call("HGET", KEYS[1], "tat") or "0")
+    local next_free = math.max(tat, earliest, now)
+    local wait = next_free - now
+    if wait > horizon then
+      return {"later", math.ceil(wait)}
+    end
+    redis.call("HSET", KEYS[1], "tat", tostring(next_free + spacing))
+    redis.call("PEXPIRE", KEYS[1], ARGV[8])
+    if wait > 0 then
+      return {"reserved", math.ceil(wait)}
+    end
   end
-  redis.call("HSET", KEYS[1], "tat", tostring(next_free + 1000 / rate))
-  redis.call("PEXPIRE", KEYS[1], ARGV[8])
-  if wait > 0 then
-    return {"reserved", math.ceil(wait)}
-  end
+  redis.call("HSET", KEYS[1], "sent", tostring(math.max(sent, now) + spacing))
 end
 redis.call("ZADD", KEYS[2], now + lease, ARGV[6])
 redis.call("PEXPIRE", KEYS[2], math.ceil(lease))
@@ -175,6 +192,7 @@ class Throttle:
             token,
             "1" if reserved else "0",
             STATE_TTL_MS,
+            BURST_MS,
         )
         try:
             verdict, wait_ms = self._acquire(keys=_keys(endpoint_id)[:2], args=args)
