@@ -135,10 +135,10 @@ def _rabbitmq_options(publisher: bool) -> dict[str, Any]:
 
 def _redis_queues() -> tuple[Queue, ...]:
     # Three queues: scheduler passes and countdowns never wait behind a backlog of first
-    # sends. Each has its own routing key: with Celery's
-    # default all would be bound to "webhooks", and a message published through the exchange
-    # would land in each. (Messages are published to the queue by name, which also survives
-    # a FLUSHALL that drops kombu's bindings.)
+    # sends. Each has its own routing key: with Celery's default all would be bound to
+    # "webhooks", and a message published through the exchange would land in each. (Messages
+    # are published to the queue by name, which also survives a FLUSHALL that drops kombu's
+    # bindings.)
     return tuple(Queue(name, routing_key=name) for name in QUEUES)
 
 
