@@ -244,7 +244,8 @@ def _answers(url: str) -> bool:
 def workers(
     count: int, env: dict[str, str], app: str = "worker", concurrency: int = 25
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """`count` Celery worker processes of `app` (threads pool), started and ready."""
+    """`count` Celery worker processes of `app` (its configured threads pool), started and
+    ready."""
     # No metrics port: several workers on one host would race for it.
     env = {"WEBHOOKS_WORKER_METRICS_PORT": "0", **env}
     with contextlib.ExitStack() as stack:
@@ -253,7 +254,7 @@ def workers(
             log = LOGS / f"bench-{app.replace('.', '-')}-{number}.log"
             command = [sys.executable, "-m", "celery", "-A", app, "worker", "--loglevel", "INFO"]
             command += ["-n", f"bench{number}-{os.getpid()}@%h", "--without-mingle"]
-            command += ["--without-gossip", "-P", "threads", "-c", str(concurrency)]
+            command += ["--without-gossip", "-c", str(concurrency)]
             started.append(stack.enter_context(process(command, env, log)))
             wait_for(partial(_says_ready, log), 60, f"a worker (see {log})")
         yield started

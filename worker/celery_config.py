@@ -35,9 +35,7 @@ def make_celery(settings: Settings, *, publisher: bool = False) -> Celery:
         # Reserve one message per thread, so a dying worker takes few with it (the scheduler
         # re-queues those once their queued mark is a lease old).
         worker_prefetch_multiplier=1,
-        # Delivery is I/O-bound: threads, not a process per request; countdowns that fall
-        # due get threads of their own (see the module).
-        worker_pool="worker.pool:TaskPool",
+        worker_pool="threads",  # delivery is I/O-bound: threads, not a process per request
         worker_concurrency=settings.worker_concurrency,
         # A worker or beat that starts before the broker waits for it, and one that loses it
         # reconnects for as long as it takes, rather than exiting: nothing is lost meanwhile.

@@ -14,6 +14,7 @@ from tests.support.api import queued_delivery_ids
 from tests.support.rows import add_deliveries, add_endpoint, row
 from webhooks.config import Settings
 from webhooks.delivery.broker_loss import BrokerWatch
+from webhooks.delivery.held import wake
 from webhooks.delivery.requeue import Requeuer
 from webhooks.delivery.throttle import Limits, Throttle, Verdict
 from webhooks.models import deliveries_table as deliveries
@@ -142,5 +143,40 @@ def test_with_the_throttle_a_pass_sends_only_what_the_endpoint_has_room_for(
     throttle.release(endpoint_id, "busy", timed_out=True, most=4)  # still one slot: now free
     assert requeuer.tick().released == 1
     assert queued_delivery_ids(redis_url) == line[:1]
+    dispatcher.app.close()
+    client.close()
+
+
+def test_a_delivery_held_while_a_line_is_closed_keeps_its_mark(
+    settings: Settings,
+    engine: Engine,
+    redis_url: str,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker finds its endpoint's line empty and ends it, while another holds a delivery
+    there and marks the line: the mark stays (or no freed slot would ever hand the delivery
+    over), and the one that ended the line hands it over itself."""
+    client = redis.Redis.from_url(redis_url)
+    throttle = Throttle(client, lease_seconds=60, horizon=2)
+    dispatcher = CeleryDispatcher.from_settings(settings)
+    endpoint_id = add_endpoint(engine, now)
+    late: list[str] = []
+    clear = throttle.clear_waiting
+
+    def after_another_held(endpoint: str) -> None:
+        # The line was found empty; before it is ended, another worker holds a delivery
+        # there and marks the line.
+        if not late:
+            late.extend(add_deliveries(engine, [now], endpoint_id, held=True))
+            throttle.mark_waiting(endpoint_id)
+        clear(endpoint)
+
+    monkeypatch.setattr(throttle, "clear_waiting", after_another_held)
+    wake(engine, dispatcher, throttle, {endpoint_id: Limits(None, 4)}, now)
+
+    assert throttle.waiting([endpoint_id]) == {endpoint_id}
+    assert not row(engine, deliveries, late[0]).held
+    assert queued_delivery_ids(redis_url) == late
     dispatcher.app.close()
     client.close()

@@ -95,7 +95,7 @@ class Deliverer:
                 claim.endpoint_id, claim.token, timed_out=timed_out, most=most, rate=limits.rate
             )
         if free:
-            self.hand_over(claim.endpoint_id, free)
+            self.hand_over(claim.endpoint_id, free, limits)
         if status == PENDING and attempt.next_attempt_at is not None and attempt.queued:
             return Again(max(0.0, (attempt.next_attempt_at - self.clock()).total_seconds()))
         return None
@@ -130,9 +130,11 @@ class Deliverer:
             self.wake({claim.endpoint_id: limits})
         return None
 
-    def hand_over(self, endpoint_id: str, free: int) -> None:
+    def hand_over(self, endpoint_id: str, free: int, limits: Limits) -> None:
         """Queue as many of the endpoint's held deliveries as it has free slots."""
-        held.hand_over(self.engine, self.dispatcher, self.throttle, endpoint_id, free, self.clock())
+        now = self.clock()
+        if held.hand_over(self.engine, self.dispatcher, self.throttle, endpoint_id, free, now):
+            self.wake({endpoint_id: limits})
 
     def wake(self, limits: dict[str, Limits]) -> None:
         """Hand over whatever room these endpoints have now."""

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
+from webhooks.delivery.ledger import CLOCK_SKEW
 from webhooks.delivery.queue import Dispatcher, dispatch
 from webhooks.delivery.statements import ANY_HELD, NEXT_HELD, UNHOLD, bind
 from webhooks.delivery.throttle import Limits, Throttle
@@ -75,15 +76,23 @@ def hand_over(
     endpoint_id: str,
     free: int,
     now: datetime,
-) -> None:
+) -> bool:
     """Queue as many of the endpoint's due held deliveries as it has free slots; with none
-    held, its line is over."""
+    held, its line is over. True if a delivery was held meanwhile: look at its room again."""
     with engine.begin() as conn:
         taken, more = unhold_next(conn, endpoint_id, free, now)
     if taken:
         dispatch(engine, dispatcher, taken)
-    elif not more:
-        throttle.clear_waiting(endpoint_id)
+    if taken or more:
+        return False
+    throttle.clear_waiting(endpoint_id)
+    # One held (and marked) while this looked would be left without its mark, and no worker
+    # freeing a slot would hand it over: look once more, after the clear.
+    with engine.connect() as conn:
+        if conn.execute(ANY_HELD, bind(endpoint_id=endpoint_id)).first() is None:
+            return False
+    throttle.mark_waiting(endpoint_id)
+    return True
 
 
 def wake(
@@ -98,15 +107,17 @@ def wake(
     A slot that freed between the verdict and the hold found no one to hand it to.
     """
     for endpoint_id, free in (throttle.room(limits) or {}).items():
-        if free:
-            hand_over(engine, dispatcher, throttle, endpoint_id, free, now)
+        if free and hand_over(engine, dispatcher, throttle, endpoint_id, free, now):
+            wake(engine, dispatcher, throttle, {endpoint_id: limits[endpoint_id]}, now)
 
 
 def unhold_next(
     conn: Connection, endpoint_id: str, count: int, now: datetime
 ) -> tuple[list[str], bool]:
     """Mark the endpoint's next `count` due held deliveries as queued; say if any stay."""
-    params = bind(endpoint_id=endpoint_id, count=count, due_by=now)
+    # Held a moment ago by a worker whose clock is a little ahead, it is still due: left
+    # behind, it would wait for the scheduler's next pass.
+    params = bind(endpoint_id=endpoint_id, count=count, due_by=now + CLOCK_SKEW)
     taken = list(conn.execute(NEXT_HELD, params).scalars())
     if taken:
         conn.execute(UNHOLD, bind(ids=taken, queued_at=now))

@@ -28,7 +28,8 @@ from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED
 from webhooks.operations import deliveries_failed, failure_reason
 from webhooks.security.sealing import Keyring
 
-# Countdown tasks may run a little early on a worker whose clock runs ahead.
+# Countdown tasks may run a little early on a worker whose clock runs ahead, and a worker
+# handing over a held line may read its clock a moment before the one that held it did.
 CLOCK_SKEW = timedelta(seconds=1)
 
 
