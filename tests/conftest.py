@@ -203,7 +203,9 @@ def _report(request: pytest.FixtureRequest, name: str, process: CeleryProcess) -
     """Attach a process's output to the report of a failed test."""
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
-        request.node.add_report_section("call", name, process.output()[-20000:])
+        # Onto the failure's own report, which the summary prints at the end of the run (a
+        # section added to the item now would only reach the teardown's report, not shown).
+        report.sections.append((f"Captured {name} output", process.output()[-20000:]))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

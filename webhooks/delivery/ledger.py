@@ -15,6 +15,7 @@ from webhooks.delivery.statements import (
     FILL_PLACEHOLDER,
     FINISH,
     HOLD,
+    HOLD_RETURNING,
     INSERT_ATTEMPT,
     RECORD_SUCCESS,
     RELEASE_UNSENDABLE,
@@ -95,16 +96,8 @@ class Ledger:
 
     def hold(self, claim: Claim, held: Held) -> None:
         """Undo the claim: no attempt was made, and the delivery waits as `held` says."""
-        queued_until = None if held.in_sql else held.next_attempt_at
-        params = bind(
-            delivery_id=claim.delivery_id,
-            token=claim.token,
-            next_attempt_at=held.next_attempt_at,
-            queued_until=queued_until,
-            held=held.in_sql,
-        )
         with self.engine.begin() as conn:
-            conn.execute(HOLD, params)
+            conn.execute(HOLD, _hold_params(claim, held))
 
     def _claim_params(self, delivery_id: str, token: str, now: datetime) -> dict[str, Any]:
         return bind(
@@ -168,12 +161,17 @@ class PostgresLedger(Ledger):
         super().__init__(engine, lease=lease, rules=rules, keyring=keyring)
         self.claim_with_target = DriverStatement(engine, CLAIM_WITH_TARGET)
         self.record_success = DriverStatement(engine, RECORD_SUCCESS)
+        # A throttled endpoint's deliveries are each held once before they are sent.
+        self.hold_claim = DriverStatement(engine, HOLD_RETURNING)
 
     def claim(self, delivery_id: str, token: str, now: datetime) -> Claim | None:
         row = self.claim_with_target.one_or_none(self._claim_params(delivery_id, token, now))
         if row is None:
             return None
         return self._checked(None, delivery_id, token, row, row, now)
+
+    def hold(self, claim: Claim, held: Held) -> None:
+        self.hold_claim.one_or_none(_hold_params(claim, held))
 
     def record(self, claim: Claim, attempt: AttemptRecord, now: datetime) -> str | None:
         if attempt.status != SUCCEEDED:
@@ -211,6 +209,16 @@ def _state_change(claim: Claim, attempt: AttemptRecord, now: datetime) -> tuple[
         **params,
         **bind(next_attempt_at=attempt.next_attempt_at, queued_until=queued_until),
     }
+
+
+def _hold_params(claim: Claim, held: Held) -> dict[str, Any]:
+    return bind(
+        delivery_id=claim.delivery_id,
+        token=claim.token,
+        next_attempt_at=held.next_attempt_at,
+        queued_until=None if held.in_sql else held.next_attempt_at,
+        held=held.in_sql,
+    )
 
 
 def _attempt_params(claim: Claim, attempt: AttemptRecord) -> dict[str, Any]:

@@ -139,6 +139,8 @@ HOLD = (
         held=case((_CANCELLED, False), else_=bindparam("p_held", type_=Boolean())),
     )
 )
+# The same for the driver, which runs statements that return rows.
+HOLD_RETURNING = HOLD.returning(deliveries.c.id)
 # The worker that frees an endpoint's slot hands the free slots to its next held deliveries
 # (two statements: inside `id IN (...)` PostgreSQL would run the locking subquery per row).
 NEXT_HELD = (
