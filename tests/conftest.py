@@ -103,13 +103,9 @@ def redis_url(session_redis: str) -> str:
     return session_redis
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def rabbitmq_vhost() -> Iterator[RabbitVhost]:
-    """A RabbitMQ vhost of this test's own on the machine's server, deleted at the end.
-
-    One per test, not per session: a message an earlier test's worker still held, or put
-    back as it died, can never be counted as this test's (or be delivered by it).
-    """
+    """A RabbitMQ vhost of this session's own on the machine's server, deleted at the end."""
     vhost = RabbitVhost().create()
     yield vhost
     vhost.delete()
@@ -117,7 +113,8 @@ def rabbitmq_vhost() -> Iterator[RabbitVhost]:
 
 @pytest.fixture
 def rabbitmq_url(rabbitmq_vhost: RabbitVhost) -> str:
-    """The test's RabbitMQ vhost."""
+    """The session's RabbitMQ vhost, emptied of the last test's messages."""
+    rabbitmq_vhost.empty()
     return rabbitmq_vhost.url()
 
 

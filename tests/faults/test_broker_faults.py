@@ -41,6 +41,7 @@ def broker(broker_name: str, tmp_path: Path, request: pytest.FixtureRequest) -> 
         yield RedisBroker(server)
         server.kill()
         return
+    request.getfixturevalue("rabbitmq_url")  # emptied of the last test's messages
     rabbit = RabbitBroker(request.getfixturevalue("rabbitmq_vhost"))
     yield rabbit
     rabbit.close()

@@ -12,6 +12,7 @@ from tests.support import wait_until
 from tests.support.api import attempts_of, create_endpoint, post_event, row
 from tests.support.faults import TcpGate, attempt_rows
 from tests.support.processes import CeleryProcess, start_beat
+from tests.support.rabbitmq import RabbitVhost
 from tests.support.receiver import Receiver
 
 pytestmark = [
@@ -22,6 +23,15 @@ pytestmark = [
 DOWN_FOR = 3  # attempts refused before the receiver comes up
 # Steps long enough that the gate surely opens between attempt N and N+1.
 STEPS = "1.5,1.5,1.5,1.5"
+
+
+@pytest.fixture
+def rabbitmq_vhost() -> Iterator[RabbitVhost]:
+    """A vhost of this test's own: a check below counts every message in it, and a message
+    an earlier test's worker still held, or put back as it died, must not count."""
+    vhost = RabbitVhost().create()
+    yield vhost
+    vhost.delete()
 
 
 @pytest.fixture
