@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -75,14 +76,13 @@ def run(port: int, flower_port: int, quiet: bool = False) -> int:
     try:
         if not _redis_answers(settings.redis_url):
             redis_port = _free_port()
-            children.append(("redis", _start_redis(redis_port)))
+            _recorded(children, "redis", partial(_start_redis, redis_port))
             env["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
             _wait_for_redis(env["REDIS_URL"])
         with reaching_database(settings.database_url):
             upgrade(settings.database_url, keyring=keyring)
         for name, command in _commands(port, flower_port).items():
-            child = _start(command, _child_env(name, env))
-            children.append((name, child))
+            child = _recorded(children, name, partial(_start, command, _child_env(name, env)))
             logs.follow(name, child)
         if _wait_until_ready(port, flower_port, children, logs):
             _banner(port, flower_port, env, settings)
@@ -121,6 +121,28 @@ def _commands(port: int, flower_port: int) -> dict[str, list[str]]:
             "flower": celery + f"flower --address=127.0.0.1 --port={flower_port}",
         }.items()
     }
+
+
+def _recorded(
+    children: list[Child], name: str, start: Callable[[], subprocess.Popen[bytes]]
+) -> subprocess.Popen[bytes]:
+    """Start a child and add it to `children`, which the stop goes through.
+
+    A stop signal in between would leave a child started and unknown, running after the
+    stop: it waits until the child is recorded, then interrupts the start-up as before.
+    """
+    deferred: list[int] = []
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {signum: signal.signal(signum, lambda n, _f: deferred.append(n)) for signum in stops}
+    try:
+        child = start()
+        children.append((name, child))
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    if deferred:
+        raise KeyboardInterrupt
+    return child
 
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
