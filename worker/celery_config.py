@@ -12,8 +12,8 @@ from worker.maintenance import retention_schedule
 from worker.names import DELIVERY_QUEUE, PURGE, SCHEDULE, SCHEDULER_QUEUE, TIMED_QUEUE
 
 # In the order a Redis worker takes from them: a scheduler pass first, then countdowns that
-# are due, then first sends (on RabbitMQ the broker shares the worker among them).
-QUEUES = (SCHEDULER_QUEUE, TIMED_QUEUE, DELIVERY_QUEUE)
+# are due, then first sends.
+REDIS_QUEUES = (SCHEDULER_QUEUE, TIMED_QUEUE, DELIVERY_QUEUE)
 # How long the API's publisher waits on the broker per try; a publish takes a millisecond.
 PUBLISH_TIMEOUT_SECONDS = 1.0
 
@@ -116,7 +116,7 @@ def _redis_options(settings: Settings, publisher: bool) -> dict[str, Any]:
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": min(socket_timeout, 5),
         "health_check_interval": 30,  # find a connection Redis dropped before using it
-        # Take from the queues in QUEUES' order, not in turn: a countdown is fetched as soon
+        # Take from the queues in REDIS_QUEUES' order, not in turn: a countdown is fetched as soon
         # as it is published, however long the backlog of first sends, and runs on time.
         "queue_order_strategy": "priority",
     }
@@ -137,7 +137,7 @@ def _redis_queues() -> tuple[Queue, ...]:
     # "webhooks", and a message published through the exchange would land in each. (Messages
     # are published to the queue by name, which also survives a FLUSHALL that drops kombu's
     # bindings.)
-    return tuple(Queue(name, routing_key=name) for name in QUEUES)
+    return tuple(Queue(name, routing_key=name) for name in REDIS_QUEUES)
 
 
 def _rabbitmq_queues() -> tuple[Queue, ...]:
@@ -145,7 +145,8 @@ def _rabbitmq_queues() -> tuple[Queue, ...]:
     # sees them and (a) switches to per-consumer prefetch, since quorum queues have no global
     # QoS, and (b) sends countdowns through RabbitMQ's native delayed delivery, so a retry
     # waits in the broker rather than unacknowledged in a worker (no consumer_timeout to
-    # outlast). Delayed delivery routes through topic exchanges, hence one per queue.
+    # outlast; and no queue of their own for countdowns, which wait in the broker).
+    # Delayed delivery routes through topic exchanges, hence one per queue.
     return tuple(
         Queue(
             name,
@@ -153,5 +154,5 @@ def _rabbitmq_queues() -> tuple[Queue, ...]:
             routing_key=name,
             queue_arguments={"x-queue-type": "quorum"},
         )
-        for name in QUEUES
+        for name in (DELIVERY_QUEUE, SCHEDULER_QUEUE)
     )

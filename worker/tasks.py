@@ -31,6 +31,9 @@ class DeliveryTask(Task):  # type: ignore[misc]
     # RabbitMQ's delayed delivery counts whole seconds, and Celery refuses a countdown that
     # rounds down to 0 there: register() sets 1 on RabbitMQ (the task waits at most 1 s more).
     shortest_countdown = 0.0
+    # Where countdowns wait on Redis: not behind the first sends of the delivery queue. (On
+    # RabbitMQ they wait in the broker's delay queues; register() leaves it None there.)
+    countdown_queue: str | None = TIMED_QUEUE
 
     def retry(self, *args: Any, exc: BaseException | None = None, **kwargs: Any) -> Any:
         if kwargs.get("countdown") is None and isinstance(exc, RetryLater):
@@ -38,8 +41,8 @@ class DeliveryTask(Task):  # type: ignore[misc]
             kwargs["countdown"] = max(countdown, self.shortest_countdown) if countdown else 0
             # Set either way: left out, the next run would inherit this run's arguments.
             kwargs["kwargs"] = {"reserved": True} if exc.reserved else {}
-            # Due at a set time: not behind the first sends waiting on the delivery queue.
-            kwargs["queue"] = TIMED_QUEUE
+            if self.countdown_queue:
+                kwargs["queue"] = self.countdown_queue
         return super().retry(*args, exc=exc, **kwargs)
 
 
@@ -47,9 +50,15 @@ def register(app: Celery, settings: Settings) -> LazyRuntime:
     """Register the tasks on `app`; return the process's runtime they share."""
     runtime = LazyRuntime(app, settings)
 
-    shortest = 1.0 if settings.broker_is_rabbitmq else 0.0
+    rabbitmq = settings.broker_is_rabbitmq
 
-    @app.task(bind=True, base=DeliveryTask, name=DELIVER, shortest_countdown=shortest)
+    @app.task(
+        bind=True,
+        base=DeliveryTask,
+        name=DELIVER,
+        shortest_countdown=1.0 if rabbitmq else 0.0,
+        countdown_queue=None if rabbitmq else TIMED_QUEUE,
+    )
     def deliver(self: DeliveryTask, delivery_id: str, reserved: bool = False) -> None:
         """Make one attempt of a delivery; ask Celery to run it again if the schedule says so."""
         try:
