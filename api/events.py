@@ -59,9 +59,9 @@ def create() -> Response:
     body = json_body(EventCreate)
     app = services()
     tenant = tenant_for(body.tenant)
-    with app.sessions() as session:
+    with app.engine.connect() as conn:
         check_event(
-            session, body.type, body.data, require_known=app.settings.require_known_event_types
+            conn, body.type, body.data, require_known=app.settings.require_known_event_types
         )
     published = publish(
         app.engine,
@@ -71,6 +71,16 @@ def create() -> Response:
         now=utcnow(),
         idempotency_key=key,
     )
+    accepted = EventAccepted(
+        id=published.event.id,
+        type=published.event.type,
+        tenant=published.event.tenant,
+        created_at=published.event.created_at,
+        deliveries=[DeliveryRef.model_validate(d) for d in published.deliveries],
+    )
+    # The answer is made before the deliveries are queued: once they are, the workers
+    # take the CPU from it.
+    response = respond(accepted, 200 if published.replayed else 202)
     if not published.replayed:
         # Committed first, queued second: a broker outage delays delivery, never loses it.
         app.intake.admit(published.deliveries)
@@ -84,14 +94,7 @@ def create() -> Response:
                 "deliveries": len(published.deliveries),
             },
         )
-    accepted = EventAccepted(
-        id=published.event.id,
-        type=published.event.type,
-        tenant=published.event.tenant,
-        created_at=published.event.created_at,
-        deliveries=[DeliveryRef.model_validate(d) for d in published.deliveries],
-    )
-    return respond(accepted, 200 if published.replayed else 202)
+    return response
 
 
 @bp.get("")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+from celery.signals import after_task_publish, before_task_publish
 from flask import Flask
 from kombu.connection import Connection
 
@@ -62,6 +63,40 @@ def test_messages_are_celery_task_messages_with_any_arguments(settings: Settings
         assert message["properties"]["delivery_info"]["routing_key"] == DELIVERY_QUEUE
     assert first["headers"]["id"] != second["headers"]["id"]
     assert first["properties"]["delivery_tag"] != second["properties"]["delivery_tag"]
+
+
+def test_messages_from_a_template_are_those_built_in_full(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without publish signal receivers messages are filled in from one serialised template:
+    the same messages as those built one by one, whatever the arguments hold."""
+    # None of the receivers another test may have connected (tracing's add headers).
+    for signal in (before_task_publish, after_task_publish):
+        monkeypatch.setattr(signal, "receivers", [])
+    dispatcher = CeleryDispatcher.from_settings(settings)
+    tasks = [(DELIVER, ["dlv_1"]), ("other", ["\"q'\\u0000", "\x00id\x00"]), (DELIVER, ["dlv_2"])]
+
+    def published() -> list[dict[str, Any]]:
+        dispatcher.publish(tasks)
+        taken = redis_messages(settings.broker)
+        redis.Redis.from_url(settings.broker).delete(DELIVERY_QUEUE)
+        for message in taken:
+            headers, properties = message["headers"], message["properties"]
+            assert headers["id"] == headers["root_id"] == properties["correlation_id"]
+            for own in (headers, properties):
+                own.pop("id", None), own.pop("root_id", None), own.pop("correlation_id", None)
+            properties.pop("delivery_tag")
+        return taken
+
+    templated = published()
+    before_task_publish.connect(_add_nothing)  # into the list the monkeypatch put back
+    assert published() == templated
+    assert [m["body"][0] for m in templated] == [args for _, args in tasks]
+    assert [m["headers"]["argsrepr"] for m in templated] == [repr(args) for _, args in tasks]
+
+
+def _add_nothing(**_: Any) -> None:
+    """A publish signal receiver, as tracing connects one."""
 
 
 @pytest.fixture

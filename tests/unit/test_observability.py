@@ -75,10 +75,17 @@ def test_routine_celery_lines_only_show_at_debug(json_lines: io.StringIO) -> Non
     assert [json.loads(line)["message"] for line in json_lines.getvalue().splitlines()] == [
         "beat: Starting..."
     ]
+    # Celery decides once, when a worker starts, whether to build its per-task lines at all.
+    per_task = (logging.getLogger(name) for name in ("celery.worker.strategy", "celery.app.trace"))
+    assert not any(logger.isEnabledFor(logging.INFO) for logger in per_task)
+    logging.getLogger("celery.app.trace").error("Task %s raised", "webhooks.deliver")
+    assert "Task webhooks.deliver raised" in json_lines.getvalue()
     debug = io.StringIO()
     configure_logging("DEBUG", "text", stream=debug)
     logging.getLogger("celery.beat").info("Scheduler: Sending due task %s", "scheduler")
+    logging.getLogger("celery.app.trace").info("Task %s succeeded", "webhooks.schedule")
     assert "Sending due task scheduler" in debug.getvalue()
+    assert "Task webhooks.schedule succeeded" in debug.getvalue()
     configure_logging("INFO", "text")
 
 

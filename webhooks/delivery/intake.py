@@ -44,7 +44,8 @@ class Intake:
         behind = [d.id for d in new if d.endpoint_id in waiting]
         if behind and not self._hold(behind, waiting):
             behind = []
-        dispatch(self.engine, self.dispatcher, [d.id for d in new if d.id not in behind])
+        held_ids = set(behind)
+        dispatch(self.engine, self.dispatcher, [d.id for d in new if d.id not in held_ids])
 
     def _hold(self, delivery_ids: list[str], endpoint_ids: set[str]) -> bool:
         try:

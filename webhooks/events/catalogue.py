@@ -10,7 +10,7 @@ from jsonschema.exceptions import SchemaError
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from webhooks.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -19,6 +19,12 @@ from webhooks.models import EventType
 
 # The most field errors one refused event lists: enough to fix it, not a flood.
 MAX_REPORTED_ERRORS = 10
+# Looked up for every event received: a Core statement, not the ORM's Session.get, which
+# cost the API a fifth of its time per event.
+_catalogue = EventType.__table__
+_SCHEMA_OF = select(_catalogue.c.schema, _catalogue.c.archived).where(
+    _catalogue.c.name == bindparam("name")
+)
 
 
 class UnusableSchema(Exception):
@@ -102,10 +108,10 @@ def list_types(
 
 
 def check_event(
-    session: Session, event_type: str, data: dict[str, Any], *, require_known: bool
+    conn: Connection | Session, event_type: str, data: dict[str, Any], *, require_known: bool
 ) -> None:
     """Refuse an event whose type is unknown (when required) or whose data breaks its schema."""
-    entry = session.get(EventType, event_type)
+    entry = conn.execute(_SCHEMA_OF, {"name": event_type}).one_or_none()
     if entry is None or entry.archived:
         if require_known:
             state = "archived" if entry is not None else "not in the catalogue"
