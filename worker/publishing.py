@@ -3,7 +3,7 @@
 `send_task` costs about half a millisecond per message (routing, signals, serialising, one
 broker round trip each); an event with a thousand subscribers cannot wait for that. Here a
 message is Celery's own (protocol 2, from `app.amqp.as_task_v2`), its body is serialised once,
-and a batch goes out together: one pipeline on Redis, one channel on RabbitMQ.
+and a batch goes out together: one LPUSH on Redis, one channel on RabbitMQ.
 """
 
 import base64

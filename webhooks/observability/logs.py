@@ -22,7 +22,7 @@ HIDDEN = frozenset(
 ROUTINE = (("celery.beat", "Scheduler: Sending due task"),)
 # Celery's loggers whose INFO lines say only "task received / succeeded / retried", at every
 # task (the attempt line says more): off below DEBUG by their level, not a filter, because
-# building a record only to drop it cost a worker a tenth of its CPU.
+# building a record only to drop it cost a worker 7 % of its CPU.
 PER_TASK = ("celery.worker.strategy", "celery.app.trace")
 _MARK = "_webhooks_handler"
 
