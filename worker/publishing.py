@@ -115,23 +115,22 @@ class RedisPublisher:
         30 ms; filling in the few values each message has of its own costs a few.
         """
         templates: dict[str, tuple[str, str]] = {}
-        random = os.urandom(16 * len(tasks)).hex()  # one draw for every task id
+        random = os.urandom(16 * len(tasks))  # one draw for every task id
         for number, (name, args) in enumerate(tasks):
             if name not in templates:
                 (model,) = task_messages(self.app, queue, [(name, [])])
                 headers = {**model.headers, "id": _ID, "root_id": _ID, "argsrepr": _REPR}
                 properties = {**model.properties, "correlation_id": _ID}
-                shell = envelope(queue, Message(headers, properties, b""), body=_BODY, tag=_TAG)
+                # The task's id is unique, so it serves as the broker's delivery tag as well.
+                shell = envelope(queue, Message(headers, properties, b""), body=_BODY, tag=_ID)
                 # The body is [args, kwargs, embed]: all but the arguments are the model's.
                 rest = json.dumps(json.loads(model.body)[1:], separators=(",", ":"))[1:-1]
                 templates[name] = (shell.decode(), rest)
             text, rest = templates[name]
             body = f"[{json.dumps(args, separators=(',', ':'))},{rest}]".encode()
-            # The task's id is unique, so it serves as the broker's delivery tag as well.
-            task_id = _uuid4(random[32 * number : 32 * number + 32])
+            task_id = str(uuid.UUID(bytes=random[16 * number : 16 * number + 16], version=4))
             yield (
                 text.replace(_WRITTEN[_ID], task_id)
-                .replace(_WRITTEN[_TAG], task_id)
                 .replace(_WRITTEN[_BODY], base64.b64encode(body).decode())
                 # Last: the only one made from the arguments.
                 .replace(_WRITTEN[_REPR], json.dumps(repr(args))[1:-1])
@@ -141,14 +140,8 @@ class RedisPublisher:
 
 # What stands for a message's own values in a template, and how JSON writes it: with a NUL,
 # which JSON writes as `\u0000` and no other value of a message holds.
-_ID, _TAG, _REPR, _BODY = (f"\x00{what}\x00" for what in ("id", "tag", "repr", "body"))
-_WRITTEN = {marker: json.dumps(marker)[1:-1] for marker in (_ID, _TAG, _REPR, _BODY)}
-
-
-def _uuid4(digits: str) -> str:
-    """A version 4 UUID, as `str(uuid.uuid4())` writes it, from 32 random hex digits."""
-    variant = "89ab"[int(digits[16], 16) & 3]
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{variant}{digits[17:20]}-{digits[20:]}"
+_ID, _REPR, _BODY = (f"\x00{what}\x00" for what in ("id", "repr", "body"))
+_WRITTEN = {marker: json.dumps(marker)[1:-1] for marker in (_ID, _REPR, _BODY)}
 
 
 def envelope(

@@ -15,15 +15,14 @@ from sqlalchemy.orm import Session
 
 from webhooks.errors import Conflict, FieldError, InvalidInput, NotFound
 from webhooks.events.matching import is_event_type
-from webhooks.models import EventType
+from webhooks.models import EventType, event_types_table
 
 # The most field errors one refused event lists: enough to fix it, not a flood.
 MAX_REPORTED_ERRORS = 10
 # Looked up for every event received: a Core statement, not the ORM's Session.get, which
 # cost the API a fifth of its time per event.
-_catalogue = EventType.__table__
-_SCHEMA_OF = select(_catalogue.c.schema, _catalogue.c.archived).where(
-    _catalogue.c.name == bindparam("name")
+_SCHEMA_OF = select(event_types_table.c.schema, event_types_table.c.archived).where(
+    event_types_table.c.name == bindparam("name")
 )
 
 
