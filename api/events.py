@@ -22,7 +22,6 @@ from api.schemas import (
 )
 from api.services import services
 from webhooks.errors import InvalidInput
-from webhooks.events.catalogue import check_event
 from webhooks.events.fanout import publish
 from webhooks.lists import EventFilter, event_deliveries, events_query, paginate
 from webhooks.models import Event
@@ -59,16 +58,13 @@ def create() -> Response:
     body = json_body(EventCreate)
     app = services()
     tenant = tenant_for(body.tenant)
-    with app.engine.connect() as conn:
-        check_event(
-            conn, body.type, body.data, require_known=app.settings.require_known_event_types
-        )
     published = publish(
         app.engine,
         tenant=tenant,
         event_type=body.type,
         data=body.data,
         now=utcnow(),
+        require_known=app.settings.require_known_event_types,
         idempotency_key=key,
     )
     accepted = EventAccepted(

@@ -13,7 +13,6 @@ from webhooks import endpoints
 from webhooks.delivery.redelivery import recover_endpoint
 from webhooks.endpoints import EndpointFields
 from webhooks.errors import Conflict, InvalidInput
-from webhooks.events.catalogue import check_event
 from webhooks.events.fanout import publish
 from webhooks.events.matching import is_event_type, matches
 from webhooks.models import Endpoint, EventType
@@ -80,13 +79,13 @@ def endpoint_test(endpoint_id: str) -> BaseResponse:
             raise InvalidInput.field(("event_type",), "this endpoint is not subscribed to it")
         entry = session.get(EventType, event_type)
         data = dict(entry.example or {}) if entry is not None else {}
-        check_event(session, event_type, data, require_known=app.settings.require_known_event_types)
     published = publish(
         app.engine,
         tenant=endpoint.tenant,
         event_type=event_type,
         data=data,
         now=utcnow(),
+        require_known=app.settings.require_known_event_types,
         endpoint_id=endpoint.id,
     )
     if not published.deliveries:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from webhooks.db import is_unavailable
 from webhooks.errors import Conflict
+from webhooks.events.catalogue import check_event
 from webhooks.events.matching import matches
 from webhooks.ids import new_id, new_ids
 from webhooks.models import PENDING, UTCDateTime
@@ -96,6 +97,18 @@ class Published:
     replayed: bool = False
 
 
+@dataclass(frozen=True)
+class _Incoming:
+    """An event as received, before it is checked and stored."""
+
+    tenant: str
+    type: str
+    data: dict[str, Any]
+    now: datetime
+    require_known: bool  # refuse a type the catalogue does not list
+    endpoint_id: str | None  # a test event: only this endpoint may receive it
+
+
 def encode_payload(event_type: str, created_at: datetime, data: dict[str, Any]) -> bytes:
     """Serialise the body every attempt sends, once, so every signature covers the same bytes."""
     body = {"type": event_type, "timestamp": rfc3339(created_at), "data": data}
@@ -115,49 +128,42 @@ def publish(
     event_type: str,
     data: dict[str, Any],
     now: datetime,
+    require_known: bool,
     idempotency_key: str | None = None,
     endpoint_id: str | None = None,
 ) -> Published:
-    """Store the event and its deliveries in one transaction, or return the earlier one.
+    """Check the event against the catalogue, then store it and its deliveries atomically.
 
-    With `endpoint_id` (a test event) only that endpoint of the tenant may receive it.
+    Returns the earlier event instead when the idempotency key matches one. With
+    `endpoint_id` (a test event) only that endpoint of the tenant may receive it.
     """
+    event = _Incoming(tenant, event_type, data, now, require_known, endpoint_id)
     if idempotency_key is None and engine.dialect.name == "postgresql":
-        return _publish_postgres(engine, tenant, event_type, data, now, endpoint_id)
+        return _publish_postgres(engine, event)
     fingerprint = request_hash(event_type, tenant, data) if idempotency_key else None
     try:
         with engine.begin() as conn:
-            return _publish(
-                conn, tenant, event_type, data, now, idempotency_key, fingerprint, endpoint_id
-            )
+            return _publish(conn, event, idempotency_key, fingerprint)
     except IntegrityError:
         if idempotency_key is None:
             raise
         # Two requests raced with one key: the other committed first, so answer as it did.
         with engine.begin() as conn:
-            return _publish(
-                conn, tenant, event_type, data, now, idempotency_key, fingerprint, endpoint_id
-            )
+            return _publish(conn, event, idempotency_key, fingerprint)
 
 
 def _publish(
-    conn: Connection,
-    tenant: str,
-    event_type: str,
-    data: dict[str, Any],
-    now: datetime,
-    idempotency_key: str | None,
-    fingerprint: str | None,
-    endpoint_id: str | None = None,
+    conn: Connection, event: _Incoming, idempotency_key: str | None, fingerprint: str | None
 ) -> Published:
     # Core statements, not the ORM's unit of work: this runs once per event received.
+    check_event(conn, event.type, event.data, require_known=event.require_known)
     if idempotency_key is not None:
         earlier = conn.execute(
             select(events.c.id, events.c.type, events.c.created_at, events.c.request_hash).where(
-                events.c.tenant == tenant, events.c.idempotency_key == idempotency_key
+                events.c.tenant == event.tenant, events.c.idempotency_key == idempotency_key
             )
         ).one_or_none()
-        if earlier is not None and earlier.created_at > now - IDEMPOTENCY_WINDOW:
+        if earlier is not None and earlier.created_at > event.now - IDEMPOTENCY_WINDOW:
             if earlier.request_hash != fingerprint:
                 raise Conflict(
                     "this Idempotency-Key was already used with a different request body"
@@ -167,7 +173,7 @@ def _publish(
                 .where(deliveries.c.event_id == earlier.id)
                 .order_by(deliveries.c.endpoint_id)  # the first response's order
             )
-            stored = StoredEvent(earlier.id, earlier.type, tenant, earlier.created_at)
+            stored = StoredEvent(earlier.id, earlier.type, event.tenant, earlier.created_at)
             return Published(stored, [StoredDelivery(*row) for row in found], replayed=True)
         if earlier is not None:
             # Past the window the key is free again; the old event keeps its history.
@@ -176,13 +182,13 @@ def _publish(
             )
     return store_event(
         conn,
-        tenant,
-        event_type,
-        data,
-        now,
+        event.tenant,
+        event.type,
+        event.data,
+        event.now,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
-        endpoint_id=endpoint_id,
+        endpoint_id=event.endpoint_id,
     )
 
 
@@ -241,21 +247,15 @@ def store_event(
     return Published(event, created)
 
 
-def _publish_postgres(
-    engine: Engine,
-    tenant: str,
-    event_type: str,
-    data: dict[str, Any],
-    now: datetime,
-    endpoint_id: str | None,
-) -> Published:
-    """Two statements in autocommit: read the subscribers, then store everything at once."""
+def _publish_postgres(engine: Engine, event: _Incoming) -> Published:
+    """Three statements in autocommit: the catalogue, the subscribers, then store it all at once."""
     with engine.connect() as pooled:
         # On the connection, not the engine: an engine with options of its own costs more
-        # to build than both statements cost to run.
+        # to build than the statements cost to run. In autocommit no BEGIN or ROLLBACK
+        # round trips wrap the two reads.
         conn = pooled.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            created = _new_deliveries(conn, tenant, event_type, endpoint_id)
+            check_event(conn, event.type, event.data, require_known=event.require_known)
         except DBAPIError as exc:
             # The API's pool does not ping each connection before use (a round trip per
             # event): one that died with a database restart fails here, having written
@@ -263,22 +263,23 @@ def _publish_postgres(
             if not is_unavailable(exc):
                 raise
             conn.rollback()
-            created = _new_deliveries(conn, tenant, event_type, endpoint_id)
-        event = StoredEvent(new_id("evt"), event_type, tenant, now)
+            check_event(conn, event.type, event.data, require_known=event.require_known)
+        created = _new_deliveries(conn, event.tenant, event.type, event.endpoint_id)
+        stored = StoredEvent(new_id("evt"), event.type, event.tenant, event.now)
         conn.execute(
             _STORE_POSTGRES,
             {
-                "event_id": event.id,
-                "tenant": tenant,
-                "type": event_type,
-                "payload": encode_payload(event_type, now, data),
-                "now": now,
+                "event_id": stored.id,
+                "tenant": event.tenant,
+                "type": event.type,
+                "payload": encode_payload(event.type, event.now, event.data),
+                "now": event.now,
                 "pending": PENDING,
                 "ids": [d.id for d in created],
                 "endpoint_ids": [d.endpoint_id for d in created],
             },
         )
-    return Published(event, created)
+    return Published(stored, created)
 
 
 def _new_deliveries(
