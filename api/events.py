@@ -22,7 +22,6 @@ from api.schemas import (
 )
 from api.services import services
 from webhooks.errors import InvalidInput
-from webhooks.events.fanout import publish
 from webhooks.lists import EventFilter, event_deliveries, events_query, paginate
 from webhooks.models import Event
 from webhooks.times import utcnow
@@ -58,8 +57,7 @@ def create() -> Response:
     body = json_body(EventCreate)
     app = services()
     tenant = tenant_for(body.tenant)
-    published = publish(
-        app.engine,
+    published = app.publisher.publish(
         tenant=tenant,
         event_type=body.type,
         data=body.data,

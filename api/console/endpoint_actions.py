@@ -13,7 +13,6 @@ from webhooks import endpoints
 from webhooks.delivery.redelivery import recover_endpoint
 from webhooks.endpoints import EndpointFields
 from webhooks.errors import Conflict, InvalidInput
-from webhooks.events.fanout import publish
 from webhooks.events.matching import is_event_type, matches
 from webhooks.models import Endpoint, EventType
 from webhooks.times import utcnow
@@ -79,8 +78,7 @@ def endpoint_test(endpoint_id: str) -> BaseResponse:
             raise InvalidInput.field(("event_type",), "this endpoint is not subscribed to it")
         entry = session.get(EventType, event_type)
         data = dict(entry.example or {}) if entry is not None else {}
-    published = publish(
-        app.engine,
+    published = app.publisher.publish(
         tenant=endpoint.tenant,
         event_type=event_type,
         data=data,

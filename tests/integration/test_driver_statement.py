@@ -4,11 +4,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import Engine, bindparam, create_engine, func, literal, select, text
+from sqlalchemy import Engine, bindparam, create_engine, func, literal, select, text, union_all
 from sqlalchemy.exc import DBAPIError
 
 from webhooks.db import is_unavailable
-from webhooks.delivery.driver import DriverStatement
+from webhooks.driver import DriverStatement, lent
 from webhooks.models import UTCDateTime
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -63,3 +63,49 @@ def test_a_lost_connection_is_an_outage_and_is_not_lent_again(one: Engine, engin
     assert is_unavailable(raised.value)
     fresh = pid_of.one_or_none({})
     assert fresh is not None and fresh.pid != row.pid
+
+
+def test_statements_on_a_lent_connection_share_it_and_write_at_once(
+    one: Engine, engine: Engine
+) -> None:
+    """Rows of `all`, a write by `execute`: one backend, and the write seen by others at once."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE lent_writes (n int)"))
+    pid_of = DriverStatement(one, select(func.pg_backend_pid().label("pid")))
+    numbers = DriverStatement(
+        one, union_all(select(literal(1).label("n")), select(literal(2).label("n")))
+    )
+    write = DriverStatement(one, text("INSERT INTO lent_writes VALUES (:n)"))
+    try:
+        with lent(one) as pooled:
+            first = pid_of.one_or_none({}, on=pooled)
+            assert [row.n for row in numbers.all({}, on=pooled)] == [1, 2]
+            write.execute({"n": 7}, on=pooled)
+            with engine.connect() as other:  # committed: no transaction was left open
+                assert other.execute(text("SELECT n FROM lent_writes")).scalars().all() == [7]
+            assert pid_of.one_or_none({}, on=pooled) == first
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE lent_writes"))
+
+
+def test_after_a_lost_connection_the_next_statement_finds_a_live_one(engine: Engine) -> None:
+    """The database restarted under a pool of three: one failure, and the retry succeeds."""
+    three = create_engine(engine.url, pool_size=3, max_overflow=0)
+    pid_of = DriverStatement(three, select(func.pg_backend_pid().label("pid")))
+    try:
+        with lent(three) as a, lent(three) as b, lent(three) as c:
+            rows = [pid_of.one_or_none({}, on=pooled) for pooled in (a, b, c)]
+        pids = [row.pid for row in rows if row is not None]
+        assert len(set(pids)) == 3
+        with engine.connect() as other:
+            for pid in pids:
+                other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError) as raised:
+            pid_of.one_or_none({})
+        assert is_unavailable(raised.value)
+        # Not another of the dead three: the whole pool was renewed, as SQLAlchemy does.
+        fresh = pid_of.one_or_none({})
+        assert fresh is not None and fresh.pid not in pids
+    finally:
+        three.dispose()

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from webhooks.delivery.driver import DriverStatement
 from webhooks.delivery.outcome import AttemptRecord, Held, Rules
 from webhooks.delivery.statements import (
     CLAIM,
@@ -23,6 +22,7 @@ from webhooks.delivery.statements import (
     TARGET,
     bind,
 )
+from webhooks.driver import DriverStatement
 from webhooks.endpoint_headers import decode_headers
 from webhooks.ids import new_id
 from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED
@@ -153,7 +153,7 @@ class Ledger:
 class PostgresLedger(Ledger):
     """One statement, in autocommit, for every claim and for every plain success.
 
-    Both run through the driver (webhooks/delivery/driver.py): they are the worker's two
+    Both run through the driver (webhooks/driver.py): they are the worker's two
     statements per attempt, and SQLAlchemy's execution cost more Python than psycopg's.
     """
 

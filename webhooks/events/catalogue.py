@@ -21,7 +21,7 @@ from webhooks.models import EventType, event_types_table
 MAX_REPORTED_ERRORS = 10
 # Looked up for every event received: a Core statement, not the ORM's Session.get, which
 # cost the API a fifth of its time per event.
-_SCHEMA_OF = select(event_types_table.c.schema, event_types_table.c.archived).where(
+SCHEMA_OF = select(event_types_table.c.schema, event_types_table.c.archived).where(
     event_types_table.c.name == bindparam("name")
 )
 
@@ -110,7 +110,14 @@ def check_event(
     conn: Connection | Session, event_type: str, data: dict[str, Any], *, require_known: bool
 ) -> None:
     """Refuse an event whose type is unknown (when required) or whose data breaks its schema."""
-    entry = conn.execute(_SCHEMA_OF, {"name": event_type}).one_or_none()
+    entry = conn.execute(SCHEMA_OF, {"name": event_type}).one_or_none()
+    check_entry(entry, event_type, data, require_known=require_known)
+
+
+def check_entry(
+    entry: Any | None, event_type: str, data: dict[str, Any], *, require_known: bool
+) -> None:
+    """Refuse an event by its type's row of SCHEMA_OF (None when the type is not listed)."""
     if entry is None or entry.archived:
         if require_known:
             state = "archived" if entry is not None else "not in the catalogue"

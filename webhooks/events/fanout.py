@@ -2,32 +2,19 @@
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    LargeBinary,
-    String,
-    Text,
-    bindparam,
-    cast,
-    insert,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection, Engine, Text, bindparam, cast, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from webhooks.db import is_unavailable
 from webhooks.errors import Conflict
 from webhooks.events.catalogue import check_event
 from webhooks.events.matching import matches
 from webhooks.ids import new_id, new_ids
-from webhooks.models import PENDING, UTCDateTime
+from webhooks.models import PENDING
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints
 from webhooks.models import events_table as events
@@ -37,7 +24,7 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 # The filters as the database writes them: many endpoints share a list, and each distinct
 # one is decoded and matched once per event, not once per endpoint.
-_SUBSCRIBERS = (
+SUBSCRIBERS = (
     select(endpoints.c.id, cast(endpoints.c.event_types, Text).label("filters"))
     .where(
         endpoints.c.tenant == bindparam("tenant"),
@@ -46,28 +33,7 @@ _SUBSCRIBERS = (
     )
     .order_by(endpoints.c.id)
 )
-_ONE_SUBSCRIBER = _SUBSCRIBERS.where(endpoints.c.id == bindparam("endpoint_id"))
-# PostgreSQL: the event and all its deliveries in one statement, so one round trip and no
-# BEGIN or COMMIT of their own (a statement is atomic). The deliveries come as two arrays
-# (ids, endpoint ids): one parameter each however many endpoints subscribe. The foreign key
-# from deliveries to the event is checked at the statement's end, when the event is there.
-_STORE_POSTGRES = text(
-    """
-    WITH event AS (
-        INSERT INTO events (id, tenant, type, payload, created_at)
-        VALUES (:event_id, :tenant, :type, :payload, :now)
-    )
-    INSERT INTO deliveries (id, tenant, event_id, endpoint_id, status, attempt_count,
-                            run_start, next_attempt_at, queued_until, created_at, updated_at)
-    SELECT d.id, :tenant, :event_id, d.endpoint_id, :pending, 0, 0, :now, :now, :now, :now
-    FROM unnest(:ids, :endpoint_ids) AS d(id, endpoint_id)
-    """
-).bindparams(
-    bindparam("payload", type_=LargeBinary()),
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("ids", type_=ARRAY(String())),
-    bindparam("endpoint_ids", type_=ARRAY(String())),
-)
+ONE_SUBSCRIBER = SUBSCRIBERS.where(endpoints.c.id == bindparam("endpoint_id"))
 
 
 @dataclass(frozen=True)
@@ -98,7 +64,7 @@ class Published:
 
 
 @dataclass(frozen=True)
-class _Incoming:
+class Incoming:
     """An event as received, before it is checked and stored."""
 
     tenant: str
@@ -121,26 +87,12 @@ def request_hash(event_type: str, tenant: str, data: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def publish(
-    engine: Engine,
-    *,
-    tenant: str,
-    event_type: str,
-    data: dict[str, Any],
-    now: datetime,
-    require_known: bool,
-    idempotency_key: str | None = None,
-    endpoint_id: str | None = None,
-) -> Published:
-    """Check the event against the catalogue, then store it and its deliveries atomically.
+def publish(engine: Engine, event: Incoming, idempotency_key: str | None = None) -> Published:
+    """Check the event against the catalogue, then store it and its deliveries in one transaction.
 
-    Returns the earlier event instead when the idempotency key matches one. With
-    `endpoint_id` (a test event) only that endpoint of the tenant may receive it.
+    Returns the earlier event instead when the idempotency key matches one.
     """
-    event = _Incoming(tenant, event_type, data, now, require_known, endpoint_id)
-    if idempotency_key is None and engine.dialect.name == "postgresql":
-        return _publish_postgres(engine, event)
-    fingerprint = request_hash(event_type, tenant, data) if idempotency_key else None
+    fingerprint = request_hash(event.type, event.tenant, event.data) if idempotency_key else None
     try:
         with engine.begin() as conn:
             return _publish(conn, event, idempotency_key, fingerprint)
@@ -153,7 +105,7 @@ def publish(
 
 
 def _publish(
-    conn: Connection, event: _Incoming, idempotency_key: str | None, fingerprint: str | None
+    conn: Connection, event: Incoming, idempotency_key: str | None, fingerprint: str | None
 ) -> Published:
     # Core statements, not the ORM's unit of work: this runs once per event received.
     check_event(conn, event.type, event.data, require_known=event.require_known)
@@ -247,52 +199,22 @@ def store_event(
     return Published(event, created)
 
 
-def _publish_postgres(engine: Engine, event: _Incoming) -> Published:
-    """Three statements in autocommit: the catalogue, the subscribers, then store it all at once."""
-    with engine.connect() as pooled:
-        # On the connection, not the engine: an engine with options of its own costs more
-        # to build than the statements cost to run. In autocommit no BEGIN or ROLLBACK
-        # round trips wrap the two reads.
-        conn = pooled.execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            check_event(conn, event.type, event.data, require_known=event.require_known)
-        except DBAPIError as exc:
-            # The API's pool does not ping each connection before use (a round trip per
-            # event): one that died with a database restart fails here, having written
-            # nothing, and the pool is refilled. Once more on a fresh connection.
-            if not is_unavailable(exc):
-                raise
-            conn.rollback()
-            check_event(conn, event.type, event.data, require_known=event.require_known)
-        created = _new_deliveries(conn, event.tenant, event.type, event.endpoint_id)
-        stored = StoredEvent(new_id("evt"), event.type, event.tenant, event.now)
-        conn.execute(
-            _STORE_POSTGRES,
-            {
-                "event_id": stored.id,
-                "tenant": event.tenant,
-                "type": event.type,
-                "payload": encode_payload(event.type, event.now, event.data),
-                "now": event.now,
-                "pending": PENDING,
-                "ids": [d.id for d in created],
-                "endpoint_ids": [d.endpoint_id for d in created],
-            },
-        )
-    return Published(stored, created)
-
-
 def _new_deliveries(
     conn: Connection, tenant: str, event_type: str, endpoint_id: str | None = None
 ) -> list[StoredDelivery]:
     """A new delivery for each of the tenant's endpoints (or just `endpoint_id`) that wants it."""
     if endpoint_id is None:
-        subscribers = conn.execute(_SUBSCRIBERS, {"tenant": tenant})
+        subscribers = conn.execute(SUBSCRIBERS, {"tenant": tenant})
     else:
-        subscribers = conn.execute(_ONE_SUBSCRIBER, {"tenant": tenant, "endpoint_id": endpoint_id})
+        subscribers = conn.execute(ONE_SUBSCRIBER, {"tenant": tenant, "endpoint_id": endpoint_id})
+    return new_deliveries(subscribers.all(), event_type)
+
+
+def new_deliveries(subscribers: Iterable[Any], event_type: str) -> list[StoredDelivery]:
+    """A new delivery for each of these rows of SUBSCRIBERS whose filters match the type."""
     wants: dict[str, bool] = {}
     wanting = []
-    for row in subscribers.all():
+    for row in subscribers:
         wanted = wants.get(row.filters)
         if wanted is None:
             wanted = wants[row.filters] = matches(json.loads(row.filters), event_type)
