@@ -39,7 +39,7 @@ def run(size: Size) -> list[Measurement]:
     """Events accepted per second against the bare route, under the same server."""
     if size != "smoke" and not shutil.which("wrk"):
         sys.exit("ingest needs wrk (apt-get install wrk): Python threads cap the baseline")
-    seconds = pick(size, smoke=1.0, quick=5.0, full=10.0)
+    seconds = pick(size, smoke=1.0, quick=3.0, full=10.0)
     times = repeats(size)
     with (
         receiver() as target,

@@ -16,8 +16,9 @@
 
 The API serves throughout; each scenario starts from an empty database and Redis with fresh
 workers and beat. A quick run skips the one-hanging-endpoint scenario (ten is the harder
-case); a smoke run also runs parts 2 to 4 on one worker, with a 2 s delivery timeout, a 5 s
-lease and a scheduler pass every second.
+case), with a 3 s delivery timeout and a scheduler pass every 2 s; a smoke run also runs
+parts 2 to 4 on one worker, with a 2 s delivery timeout, a 5 s lease and a scheduler pass
+every second.
 """
 
 import subprocess
@@ -87,9 +88,9 @@ class Bench:
 
 def run(size: Size) -> list[Measurement]:
     """The four parts, one API server throughout, fresh workers for each scenario."""
-    interval = pick(size, smoke=1, quick=5, full=5)
+    interval = pick(size, smoke=1, quick=2, full=5)
     # WEBHOOKS_DELIVERY_TIMEOUT_SECONDS: how long a hanging endpoint holds an attempt.
-    timeout = pick(size, smoke=2, quick=5, full=5)
+    timeout = pick(size, smoke=2, quick=3, full=5)
     processes = pick(size, smoke=1, quick=2, full=2)
     with (
         receiver() as fast,
@@ -257,8 +258,8 @@ def redis_restart(bench: Bench, running: list[subprocess.Popen[bytes]]) -> Measu
 def waiting(bench: Bench, pids: list[int]) -> list[Measurement]:
     """Part 3: Redis commands and worker CPU, idle and with a backlog for a throttled endpoint."""
     count = pick(bench.size, smoke=1000, quick=10_000, full=100_000)
-    window = pick(bench.size, smoke=1, quick=5, full=10)
-    time.sleep(bench.interval)  # whatever the restart left behind, settled
+    window = pick(bench.size, smoke=1, quick=3, full=10)
+    time.sleep(bench.interval)  # whatever the rate limits left behind, settled
     idle = _load(bench, pids, window)
     endpoint_id, tenant = bench.api.endpoint(
         bench.fast.url("/waiting"), "bench.waiting", rate_limit=WAITING_LIMIT

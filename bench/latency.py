@@ -42,7 +42,7 @@ BODY = '{"type":"bench.event","timestamp":"2026-11-26T16:36:19.123Z","data":{"n"
 
 def run(size: Size) -> list[Measurement]:
     """p50 and p99 of accepted -> receipt, against the Celery-only floor."""
-    seconds = pick(size, smoke=1, quick=5, full=20)
+    seconds = pick(size, smoke=1, quick=3, full=20)
     processes = pick(size, smoke=1, quick=WORKERS, full=WORKERS)
     with (
         receiver() as target,

@@ -43,7 +43,7 @@ AHEAD = 5000  # deliveries queued and not yet delivered, at most
 def run(size: Size) -> list[Measurement]:
     """RSS after N and 10 N deliveries; RSS and CPU idle, with and without parked retries."""
     first, total = pick(size, smoke=(100, 300), quick=(1000, 5000), full=(10000, 100000))
-    window = pick(size, smoke=2.0, quick=5.0, full=10.0)
+    window = pick(size, smoke=2.0, quick=3.0, full=10.0)
     with (
         receiver() as target,
         private_redis() as redis_url,
