@@ -44,7 +44,7 @@ def discover(names: Sequence[str] = ()) -> dict[str, Benchmark]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sizes = parser.add_mutually_exclusive_group()
-    sizes.add_argument("--quick", action="store_true", help="about six minutes in all")
+    sizes.add_argument("--quick", action="store_true", help="about three minutes in all")
     sizes.add_argument("--smoke", action="store_true", help="seconds: only that each one runs")
     parser.add_argument("--output", type=Path, default=BENCH / "RESULTS.md")
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")

@@ -54,6 +54,10 @@ class Intake:
                 limits = held.limits(conn, endpoint_ids, self.default_cap)
         except DBAPIError:
             return False  # queued after all: the worker holds each one in its turn
+        # A worker may have ended the line, and cleared its mark, since the mark was read:
+        # marked again, the next slot to free hands these over (not the scheduler's pass).
+        for endpoint_id in endpoint_ids:
+            self.throttle.mark_waiting(endpoint_id)
         # The line may have ended, its last slot freed, while these were being held.
         held.wake(self.engine, self.dispatcher, self.throttle, limits, utcnow())
         return True

@@ -107,7 +107,7 @@ def list_types(
 
 
 def check_event(
-    conn: Connection | Session, event_type: str, data: dict[str, Any], *, require_known: bool
+    conn: Connection, event_type: str, data: dict[str, Any], *, require_known: bool
 ) -> None:
     """Refuse an event whose type is unknown (when required) or whose data breaks its schema."""
     entry = conn.execute(SCHEMA_OF, {"name": event_type}).one_or_none()
