@@ -21,7 +21,7 @@ from webhooks.delivery.queue import Dispatcher
 from webhooks.delivery.throttle import Throttle
 from webhooks.endpoints import Registry
 from webhooks.errors import ConfigError
-from webhooks.events.publisher import Publisher
+from webhooks.events.publisher import EventPublisher
 from webhooks.observability.logs import configure_logging
 from webhooks.security.guard import NetworkGuard, Resolver
 from webhooks.security.sealed_rows import check_sealed_rows
@@ -69,7 +69,7 @@ def create_app(
         engine=engine,
         sessions=make_sessions(engine),
         dispatcher=dispatcher,
-        publisher=Publisher(engine),
+        publisher=EventPublisher(engine),
         intake=Intake(
             engine,
             dispatcher,

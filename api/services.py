@@ -11,7 +11,7 @@ from webhooks.config import Settings
 from webhooks.delivery.intake import Intake
 from webhooks.delivery.queue import Dispatcher
 from webhooks.endpoints import Registry
-from webhooks.events.publisher import Publisher
+from webhooks.events.publisher import EventPublisher
 from webhooks.security.guard import NetworkGuard
 from webhooks.security.sealing import Keyring
 
@@ -26,7 +26,7 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     dispatcher: Dispatcher
-    publisher: Publisher
+    publisher: EventPublisher
     intake: Intake
     guard: NetworkGuard
     keyring: Keyring

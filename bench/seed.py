@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from webhooks.config import Settings
 from webhooks.endpoints import EndpointFields, Registry, create_endpoint
-from webhooks.events.publisher import Publisher
+from webhooks.events.publisher import EventPublisher
 from webhooks.models import deliveries_table
 from webhooks.security.guard import NetworkGuard
 from webhooks.security.sealing import Keyring
@@ -36,7 +36,7 @@ def endpoints(engine: Engine, settings: Settings, url: str, count: int) -> list[
 def events(engine: Engine, count: int) -> list[str]:
     """Store `count` events, each fanned out to every endpoint; return the delivery ids."""
     ids = []
-    publisher = Publisher(engine)
+    publisher = EventPublisher(engine)
     for n in range(count):
         stored = publisher.publish(
             tenant=TENANT,

@@ -9,7 +9,7 @@ from webhooks.events.fanout import Incoming, Published, publish
 from webhooks.events.postgres_path import PostgresPath
 
 
-class Publisher:
+class EventPublisher:
     """Checks and stores events on one engine, with its statements compiled once."""
 
     def __init__(self, engine: Engine) -> None:
