@@ -94,6 +94,7 @@ class RedisPublisher:
             # leaves the deliveries to the scheduler.
             retry=Retry(NoBackoff(), 1),
         )
+        self.templates: dict[tuple[int, str, str], tuple[str, str]] = {}
 
     def publish(self, queue: str, tasks: Sequence[Task]) -> None:
         if not tasks:
@@ -108,25 +109,30 @@ class RedisPublisher:
         # with one LPUSH each, and one command is packed and answered instead of a thousand.
         self.client.lpush(queue, *messages)
 
+    def template(self, queue: str, name: str) -> tuple[str, str]:
+        """The envelope of `name`'s messages on `queue` with markers for their own values,
+        and the end of their body (made once per process: the message names its process)."""
+        key = (os.getpid(), queue, name)
+        if key not in self.templates:
+            (model,) = task_messages(self.app, queue, [(name, [])])
+            headers = {**model.headers, "id": _ID, "root_id": _ID, "argsrepr": _REPR}
+            properties = {**model.properties, "correlation_id": _ID}
+            # The task's id is unique, so it serves as the broker's delivery tag as well.
+            shell = envelope(queue, Message(headers, properties, b""), body=_BODY, tag=_ID)
+            # The body is [args, kwargs, embed]: all but the arguments are the model's.
+            rest = json.dumps(json.loads(model.body)[1:], separators=(",", ":"))[1:-1]
+            self.templates[key] = (shell.decode(), rest)
+        return self.templates[key]
+
     def filled(self, queue: str, tasks: Sequence[Task]) -> Iterator[bytes]:
         """Each task's envelope, as `envelope` writes it, from one serialised per task name.
 
         Serialising a thousand envelopes one by one cost a fan-out to a thousand endpoints
         30 ms; filling in the few values each message has of its own costs a few.
         """
-        templates: dict[str, tuple[str, str]] = {}
         random = os.urandom(16 * len(tasks))  # one draw for every task id
         for number, (name, args) in enumerate(tasks):
-            if name not in templates:
-                (model,) = task_messages(self.app, queue, [(name, [])])
-                headers = {**model.headers, "id": _ID, "root_id": _ID, "argsrepr": _REPR}
-                properties = {**model.properties, "correlation_id": _ID}
-                # The task's id is unique, so it serves as the broker's delivery tag as well.
-                shell = envelope(queue, Message(headers, properties, b""), body=_BODY, tag=_ID)
-                # The body is [args, kwargs, embed]: all but the arguments are the model's.
-                rest = json.dumps(json.loads(model.body)[1:], separators=(",", ":"))[1:-1]
-                templates[name] = (shell.decode(), rest)
-            text, rest = templates[name]
+            text, rest = self.template(queue, name)
             body = f"[{json.dumps(args, separators=(',', ':'))},{rest}]".encode()
             task_id = str(uuid.UUID(bytes=random[16 * number : 16 * number + 16], version=4))
             yield (

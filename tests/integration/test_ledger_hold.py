@@ -2,23 +2,28 @@
 the endpoint's held line handed on in order."""
 
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, select
 
 from tests.integration.conftest import ON_EVERY_LEDGER, claimed
 from tests.support.rows import add_deliveries, add_delivery, add_endpoint, attempt_rows, row
 from webhooks.delivery import held
 from webhooks.delivery.ledger import Ledger
 from webhooks.delivery.outcome import Held
+from webhooks.delivery.queue import Dispatcher
+from webhooks.delivery.throttle import Throttle
 from webhooks.models import deliveries_table as deliveries
 
 pytestmark = ON_EVERY_LEDGER
 
 
 def unhold(engine: Engine, endpoint_id: str, count: int, now: datetime) -> tuple[list[str], bool]:
-    """Hand `count` free slots to the endpoint's held line."""
-    with engine.begin() as conn:
-        return held.unhold_next(conn, endpoint_id, count, now)
+    """Hand `count` free slots to the endpoint's held line (one statement on PostgreSQL)."""
+    # Taking the deliveries needs neither the broker nor the throttle.
+    lines = held.Lines(engine, cast(Dispatcher, None), cast(Throttle, None))
+    return lines.unhold_next(endpoint_id, count, now)
 
 
 def test_a_held_claim_leaves_no_attempt_and_waits_where_it_is_told(
@@ -71,3 +76,32 @@ def test_nothing_held_elsewhere_is_taken(ledger: Ledger, engine: Engine, now: da
     add_delivery(engine, now, endpoint_id)  # queued normally
 
     assert unhold(engine, endpoint_id, 5, now) == ([], False)
+
+
+def test_slots_go_to_the_line_in_order(ledger: Ledger, engine: Engine, now: datetime) -> None:
+    """Several free slots at once take the oldest due deliveries, returned oldest first."""
+    endpoint_id = add_endpoint(engine, now)
+    times = [now - timedelta(seconds=s) for s in (1, 3, 2, 4)]
+    ids = add_deliveries(engine, times, endpoint_id, held=True)
+    by_age = [ids[3], ids[1], ids[2], ids[0]]
+
+    assert unhold(engine, endpoint_id, 3, now) == (by_age[:3], True)
+    assert unhold(engine, endpoint_id, 3, now) == (by_age[3:], True)
+
+
+def test_a_delivery_another_worker_is_taking_is_skipped(
+    ledger: Ledger, engine: Engine, now: datetime
+) -> None:
+    """Two workers freeing slots at once never take the same held delivery."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite runs one writer at a time: nothing to skip")
+    endpoint_id = add_endpoint(engine, now)
+    first, second = add_deliveries(
+        engine, [now - timedelta(seconds=1), now], endpoint_id, held=True
+    )
+    with engine.begin() as other:
+        taking = other.execute(
+            select(deliveries.c.id).where(deliveries.c.id == first).with_for_update()
+        ).scalar_one()
+        assert unhold(engine, endpoint_id, 2, now) == ([second], True)
+    assert taking == first

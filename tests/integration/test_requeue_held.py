@@ -14,7 +14,7 @@ from tests.support.api import queued_delivery_ids
 from tests.support.rows import add_deliveries, add_endpoint, row
 from webhooks.config import Settings
 from webhooks.delivery.broker_loss import BrokerWatch
-from webhooks.delivery.held import wake
+from webhooks.delivery.held import Lines
 from webhooks.delivery.requeue import Requeuer
 from webhooks.delivery.throttle import Limits, Throttle, Verdict
 from webhooks.models import deliveries_table as deliveries
@@ -173,7 +173,7 @@ def test_a_delivery_held_while_a_line_is_closed_keeps_its_mark(
         clear(endpoint)
 
     monkeypatch.setattr(throttle, "clear_waiting", after_another_held)
-    wake(engine, dispatcher, throttle, {endpoint_id: Limits(None, 4)}, now)
+    Lines(engine, dispatcher, throttle).wake({endpoint_id: Limits(None, 4)}, now)
 
     assert throttle.waiting([endpoint_id]) == {endpoint_id}
     assert not row(engine, deliveries, late[0]).held

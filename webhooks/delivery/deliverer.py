@@ -61,6 +61,7 @@ class Deliverer:
         self.clock = clock
         self.observe = observe or AttemptObserver()
         self.rules = Rules.from_settings(settings)
+        self.lines = held.Lines(engine, dispatcher, throttle)
         self.ledger = make_ledger(
             engine,
             lease=timedelta(seconds=settings.lease_seconds),
@@ -110,6 +111,11 @@ class Deliverer:
             inject_trace_context(headers)
         response = self.sender.send(claim.url, headers, claim.payload)
         attempt = self.rules.judge(claim.run_attempt, started, response, self.clock())
+        if attempt.queued and self.throttle.waiting([claim.endpoint_id]):
+            # Deliveries are held in SQL behind the endpoint: a countdown would only bring the
+            # retry back to be received, claimed and held behind them, at a cost that adds up
+            # when many endpoints fail at once. It is parked in SQL instead, for the scheduler.
+            attempt = replace(attempt, queued=False)
         attempt = replace(attempt, request_headers=recorded(headers, claim.headers))
         status = self.record(claim, attempt)
         self.observe(claim, attempt, status)
@@ -133,12 +139,12 @@ class Deliverer:
     def hand_over(self, endpoint_id: str, free: int, limits: Limits) -> None:
         """Queue as many of the endpoint's held deliveries as it has free slots."""
         now = self.clock()
-        if held.hand_over(self.engine, self.dispatcher, self.throttle, endpoint_id, free, now):
+        if self.lines.hand_over(endpoint_id, free, now):
             self.wake({endpoint_id: limits})
 
     def wake(self, limits: dict[str, Limits]) -> None:
         """Hand over whatever room these endpoints have now."""
-        held.wake(self.engine, self.dispatcher, self.throttle, limits, self.clock())
+        self.lines.wake(limits, self.clock())
 
     def record(self, claim: Claim, attempt: AttemptRecord) -> str | None:
         """Record the attempt, waiting out a database outage while the lease lasts."""

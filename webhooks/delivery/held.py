@@ -17,8 +17,9 @@ from sqlalchemy import Connection, Engine, func, select, update
 
 from webhooks.delivery.ledger import CLOCK_SKEW
 from webhooks.delivery.queue import Dispatcher, dispatch
-from webhooks.delivery.statements import ANY_HELD, NEXT_HELD, UNHOLD, bind
+from webhooks.delivery.statements import ANY_HELD, HAND_OVER, NEXT_HELD, UNHOLD, bind
 from webhooks.delivery.throttle import Limits, Throttle
+from webhooks.driver import DriverStatement
 from webhooks.models import deliveries_table as deliveries
 from webhooks.models import endpoints_table as endpoints
 
@@ -69,46 +70,64 @@ def release(
     return chosen
 
 
-def hand_over(
-    engine: Engine,
-    dispatcher: Dispatcher,
-    throttle: Throttle,
-    endpoint_id: str,
-    free: int,
-    now: datetime,
-) -> bool:
-    """Queue as many of the endpoint's due held deliveries as it has free slots; with none
-    held, its line is over. True if a delivery was held meanwhile: look at its room again."""
-    with engine.begin() as conn:
-        taken, more = unhold_next(conn, endpoint_id, free, now)
-    if taken:
-        dispatch(engine, dispatcher, taken)
-    if taken or more:
-        return False
-    throttle.clear_waiting(endpoint_id)
-    # One held (and marked) while this looked would be left without its mark, and no worker
-    # freeing a slot would hand it over: look once more, after the clear.
-    with engine.connect() as conn:
-        if conn.execute(ANY_HELD, bind(endpoint_id=endpoint_id)).first() is None:
-            return False
-    throttle.mark_waiting(endpoint_id)
-    return True
+class Lines:
+    """Hands endpoints' held lines on as their slots free.
 
-
-def wake(
-    engine: Engine,
-    dispatcher: Dispatcher,
-    throttle: Throttle,
-    limits: dict[str, Limits],
-    now: datetime,
-) -> None:
-    """After holding deliveries: hand over what room their endpoints have now.
-
-    A slot that freed between the verdict and the hold found no one to hand it to.
+    On PostgreSQL the next deliveries are taken and marked queued in one statement through
+    the driver: a worker hands over at every slot it frees behind a line.
     """
-    for endpoint_id, free in (throttle.room(limits) or {}).items():
-        if free and hand_over(engine, dispatcher, throttle, endpoint_id, free, now):
-            wake(engine, dispatcher, throttle, {endpoint_id: limits[endpoint_id]}, now)
+
+    def __init__(self, engine: Engine, dispatcher: Dispatcher, throttle: Throttle) -> None:
+        self.engine = engine
+        self.dispatcher = dispatcher
+        self.throttle = throttle
+        postgres = engine.dialect.name == "postgresql"
+        self.next_held = DriverStatement(engine, HAND_OVER) if postgres else None
+        self.any_held = DriverStatement(engine, ANY_HELD) if postgres else None
+
+    def hand_over(self, endpoint_id: str, free: int, now: datetime) -> bool:
+        """Queue as many of the endpoint's due held deliveries as it has free slots; with none
+        held, its line is over. True if a delivery was held meanwhile: look at its room again."""
+        taken, more = self.unhold_next(endpoint_id, free, now)
+        if taken:
+            dispatch(self.engine, self.dispatcher, taken)
+        if taken or more:
+            return False
+        self.throttle.clear_waiting(endpoint_id)
+        # One held (and marked) while this looked would be left without its mark, and no
+        # worker freeing a slot would hand it over: look once more, after the clear.
+        if not self.has_held(endpoint_id):
+            return False
+        self.throttle.mark_waiting(endpoint_id)
+        return True
+
+    def wake(self, limits: dict[str, Limits], now: datetime) -> None:
+        """After holding deliveries: hand over what room their endpoints have now.
+
+        A slot that freed between the verdict and the hold found no one to hand it to.
+        """
+        for endpoint_id, free in (self.throttle.room(limits) or {}).items():
+            if free and self.hand_over(endpoint_id, free, now):
+                self.wake({endpoint_id: limits[endpoint_id]}, now)
+
+    def unhold_next(self, endpoint_id: str, count: int, now: datetime) -> tuple[list[str], bool]:
+        """Mark the endpoint's next `count` due held deliveries as queued; say if any stay."""
+        if self.next_held is None:
+            with self.engine.begin() as conn:
+                return unhold_next(conn, endpoint_id, count, now)
+        params = bind(endpoint_id=endpoint_id, count=count, due_by=now + CLOCK_SKEW, queued_at=now)
+        rows = self.next_held.all(params)
+        if rows:
+            # RETURNING keeps no order: queued oldest first, as the line stands.
+            return [row.id for row in sorted(rows, key=lambda row: row.next_attempt_at)], True
+        return [], self.has_held(endpoint_id)
+
+    def has_held(self, endpoint_id: str) -> bool:
+        """Whether any delivery is held behind the endpoint, due or not."""
+        if self.any_held is None:
+            with self.engine.connect() as conn:
+                return conn.execute(ANY_HELD, bind(endpoint_id=endpoint_id)).first() is not None
+        return self.any_held.one_or_none(bind(endpoint_id=endpoint_id)) is not None
 
 
 def unhold_next(

@@ -36,6 +36,7 @@ class Intake:
         self.engine = engine
         self.dispatcher = dispatcher
         self.throttle = throttle
+        self.lines = held.Lines(engine, dispatcher, throttle)
         self.default_cap = default_cap  # slots of an endpoint whose max_in_flight is null
 
     def admit(self, new: Sequence[NewDelivery]) -> None:
@@ -59,5 +60,5 @@ class Intake:
         for endpoint_id in endpoint_ids:
             self.throttle.mark_waiting(endpoint_id)
         # The line may have ended, its last slot freed, while these were being held.
-        held.wake(self.engine, self.dispatcher, self.throttle, limits, utcnow())
+        self.lines.wake(limits, utcnow())
         return True

@@ -159,6 +159,14 @@ UNHOLD = (
     .where(deliveries.c.id.in_(bindparam("p_ids", expanding=True)))
     .values(held=False, queued_until=_time("queued_at"))
 )
+# The two in one statement, for the driver: the CTE locks (and is run) once, not per row.
+_NEXT = NEXT_HELD.cte("next_held")
+HAND_OVER = (
+    update(deliveries)
+    .where(deliveries.c.id == _NEXT.c.id)
+    .values(held=False, queued_until=_time("queued_at"))
+    .returning(deliveries.c.id, deliveries.c.next_attempt_at)
+)
 ANY_HELD = (
     select(deliveries.c.id)
     .where(
