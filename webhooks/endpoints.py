@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from webhooks import operations
-from webhooks.delivery.outcome import DisabledReason, cancel_pending, disable
+from webhooks.delivery.streak import DisabledReason, cancel_pending, disable
 from webhooks.endpoint_headers import check_headers, encode_headers
 from webhooks.errors import InvalidInput
 from webhooks.health import attempt_outcomes

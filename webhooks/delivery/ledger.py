@@ -16,12 +16,14 @@ from webhooks.delivery.statements import (
     HOLD,
     HOLD_RETURNING,
     INSERT_ATTEMPT,
+    RECORD_RETRY,
     RECORD_SUCCESS,
     RELEASE_UNSENDABLE,
     RETRY,
     TARGET,
     bind,
 )
+from webhooks.delivery.streak import DisabledReason, disable
 from webhooks.driver import DriverStatement
 from webhooks.endpoint_headers import decode_headers
 from webhooks.ids import new_id
@@ -151,16 +153,17 @@ class Ledger:
 
 
 class PostgresLedger(Ledger):
-    """One statement, in autocommit, for every claim and for every plain success.
+    """One statement, in autocommit, for every claim, every plain success and every retry.
 
-    Both run through the driver (webhooks/driver.py): they are the worker's two
-    statements per attempt, and SQLAlchemy's execution cost more Python than psycopg's.
+    They run through the driver (webhooks/driver.py): they are the worker's two statements
+    per attempt, and SQLAlchemy's execution cost more Python than psycopg's.
     """
 
     def __init__(self, engine: Engine, *, lease: timedelta, rules: Rules, keyring: Keyring) -> None:
         super().__init__(engine, lease=lease, rules=rules, keyring=keyring)
         self.claim_with_target = DriverStatement(engine, CLAIM_WITH_TARGET)
         self.record_success = DriverStatement(engine, RECORD_SUCCESS)
+        self.record_retry = DriverStatement(engine, RECORD_RETRY)
         # A throttled endpoint's deliveries are each held once before they are sent.
         self.hold_claim = DriverStatement(engine, HOLD_RETURNING)
 
@@ -174,19 +177,38 @@ class PostgresLedger(Ledger):
         self.hold_claim.one_or_none(_hold_params(claim, held))
 
     def record(self, claim: Claim, attempt: AttemptRecord, now: datetime) -> str | None:
-        if attempt.status != SUCCEEDED:
-            return super().record(claim, attempt, now)  # failures: the streak needs a txn
-        params = {
-            **_attempt_params(claim, attempt),
-            **bind(token=claim.token, new_status=SUCCEEDED, recorded_at=now),
-        }
-        kept = self.record_success.one_or_none(params)
+        if attempt.status == SUCCEEDED:
+            kept = self._record(self.record_success, claim, attempt, now)
+            return None if kept is None else str(kept.status)
+        if attempt.status == PENDING and attempt.streak == "fail":
+            return self._record_retry(claim, attempt, now)
+        # A final failure or a 410: what they do to the endpoint needs a transaction.
+        return super().record(claim, attempt, now)
+
+    def _record_retry(self, claim: Claim, attempt: AttemptRecord, now: datetime) -> str | None:
+        kept = self._record(self.record_retry, claim, attempt, now)
+        if kept is None or not self.rules.streak_disables(kept, now):
+            return None if kept is None else str(kept.status)
+        # Rare, and in a transaction of its own: if the worker dies first, the endpoint's
+        # next failure finds the streak as long and disables it then.
+        with self.engine.begin() as conn:
+            disable(
+                conn, claim.endpoint_id, DisabledReason.FAILING, now, self.rules.operations_tenant
+            )
+        return CANCELLED if kept.status == PENDING else str(kept.status)
+
+    def _record(
+        self, statement: DriverStatement, claim: Claim, attempt: AttemptRecord, now: datetime
+    ) -> Any | None:
+        """Run a one-statement record; None, with the placeholder filled, if the lease was lost."""
+        _, change = _state_change(claim, attempt, now)
+        params = {**_attempt_params(claim, attempt), **change}
+        kept = statement.one_or_none(params)
         if kept is None:
             # The lease was lost; the scheduler's placeholder can still tell the truth.
             with self.engine.begin() as conn:
                 conn.execute(FILL_PLACEHOLDER, params)
-            return None
-        return str(kept.status)
+        return kept
 
 
 def make_ledger(engine: Engine, *, lease: timedelta, rules: Rules, keyring: Keyring) -> Ledger:

@@ -4,7 +4,8 @@ Every rule that follows an attempt lives here: how an HTTP outcome is classified
 schedule and its jitter, a receiver's Retry-After, whether the wait rides a countdown or is
 parked in SQL, where a delivery its endpoint's throttle held back waits, when a run of the
 schedule is spent, and the failure streak that disables an endpoint (410 Gone at once, a long
-streak of failures eventually). How the throttle counts is webhooks/delivery/throttle.py.
+streak of failures eventually). The streak's statements, and disabling an endpoint, are
+webhooks/delivery/streak.py; how the throttle counts is webhooks/delivery/throttle.py.
 """
 
 import enum
@@ -14,14 +15,12 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import Connection, Update, func, literal, select, update
+from sqlalchemy import Connection, literal
 
-from webhooks import operations
 from webhooks.config import Settings
 from webhooks.delivery import throttle
-from webhooks.models import CANCELLED, FAILED, PENDING, SUCCEEDED, UTCDateTime
-from webhooks.models import deliveries_table as deliveries
-from webhooks.models import endpoints_table as endpoints
+from webhooks.delivery.streak import DisabledReason, count_failure, disable, end_streak
+from webhooks.models import FAILED, PENDING, SUCCEEDED, UTCDateTime
 
 
 class AttemptError(enum.StrEnum):
@@ -35,14 +34,6 @@ class AttemptError(enum.StrEnum):
     REDIRECT_NOT_FOLLOWED = "redirect_not_followed"
     BLOCKED_ADDRESS = "blocked_address"
     WORKER_LOST = "worker_lost"
-
-
-class DisabledReason(enum.StrEnum):
-    """Why an endpoint stopped receiving deliveries."""
-
-    FAILING = "failing"
-    GONE = "gone"
-    MANUAL = "manual"
 
 
 class Verdict(enum.Enum):
@@ -257,64 +248,17 @@ class Rules:
         return False
 
     def _count_failure(self, conn: Connection, endpoint_id: str, now: datetime) -> bool:
-        row = conn.execute(
-            update(endpoints)
-            .where(endpoints.c.id == endpoint_id)
-            .values(
-                failure_count=endpoints.c.failure_count + 1,
-                failing_since=func.coalesce(endpoints.c.failing_since, literal(now, UTCDateTime())),
-            )
-            .returning(endpoints.c.failure_count, endpoints.c.failing_since, endpoints.c.enabled)
-        ).one()
-        if (
-            row.enabled
-            and row.failure_count >= self.disable_after_failures
-            and now - row.failing_since >= self.disable_after
-        ):
+        streak = conn.execute(count_failure(endpoint_id, literal(now, UTCDateTime()))).one()
+        if self.streak_disables(streak, now):
             disable(conn, endpoint_id, DisabledReason.FAILING, now, self.operations_tenant)
             return True
         return False
 
-
-def end_streak(endpoint_id: Any) -> Update:
-    """The statement a success runs: end the endpoint's failure streak, if it has one.
-
-    `endpoint_id` is a value or a column (the success statement joins it in).
-    """
-    return (
-        update(endpoints)
-        .where(endpoints.c.id == endpoint_id, endpoints.c.failure_count > 0)
-        .values(failure_count=0, failing_since=None)
-    )
-
-
-def disable(
-    conn: Connection, endpoint_id: str, reason: str, now: datetime, operations_tenant: str
-) -> int:
-    """Disable an endpoint and cancel its pending deliveries; return how many were cancelled.
-
-    The first disabling emits the operational event, in this transaction.
-    """
-    was_enabled = conn.execute(
-        select(endpoints.c.enabled).where(endpoints.c.id == endpoint_id)
-    ).scalar_one()
-    conn.execute(
-        update(endpoints)
-        .where(endpoints.c.id == endpoint_id)
-        .values(enabled=False, disabled_reason=reason, updated_at=now)
-    )
-    if was_enabled:
-        operations.endpoint_disabled(conn, operations_tenant, endpoint_id, reason, now)
-    return cancel_pending(conn, endpoint_id, now)
-
-
-def cancel_pending(conn: Connection, endpoint_id: str, now: datetime) -> int:
-    """Cancel every pending delivery to an endpoint; the audit rows stay."""
-    result = conn.execute(
-        update(deliveries)
-        .where(deliveries.c.endpoint_id == endpoint_id, deliveries.c.status == PENDING)
-        .values(
-            status=CANCELLED, next_attempt_at=None, queued_until=None, held=False, updated_at=now
+    def streak_disables(self, streak: Any, now: datetime) -> bool:
+        """Whether a failure streak (`count_failure`'s row) is long and old enough to disable
+        its endpoint, still enabled."""
+        return bool(
+            streak.enabled
+            and streak.failure_count >= self.disable_after_failures
+            and now - streak.failing_since >= self.disable_after
         )
-    )
-    return result.rowcount

@@ -17,10 +17,12 @@ from sqlalchemy import (
     insert,
     null,
     select,
+    true,
     update,
 )
 
-from webhooks.delivery.outcome import AttemptError, end_streak
+from webhooks.delivery.outcome import AttemptError
+from webhooks.delivery.streak import count_failure, end_streak
 from webhooks.models import CANCELLED, PENDING, UTCDateTime
 from webhooks.models import attempts_table as attempts
 from webhooks.models import deliveries_table as deliveries
@@ -242,4 +244,25 @@ RECORD_SUCCESS = select(_FINISHED.c.status).add_cte(
     )
     .cte("recorded"),
     end_streak(_FINISHED.c.endpoint_id).cte("streak_ended"),
+)
+# A failure with a retry to come, likewise: the delivery, its attempt and one more failure in
+# the endpoint's streak, returned so the caller can see whether the streak disables it.
+_RETRIED = RETRY.returning(deliveries.c.endpoint_id).cte("retried")
+_COUNTED = count_failure(_RETRIED.c.endpoint_id, _time("recorded_at")).cte("counted")
+RECORD_RETRY = (
+    select(
+        _RETRIED.c.status,
+        _COUNTED.c.failure_count,
+        _COUNTED.c.failing_since,
+        _COUNTED.c.enabled,
+    )
+    .select_from(_RETRIED.outerjoin(_COUNTED, true()))
+    .add_cte(
+        insert(attempts)
+        .from_select(
+            _ATTEMPT_COLUMNS,
+            select(*(_ATTEMPT_VALUES[name] for name in _ATTEMPT_COLUMNS)).select_from(_RETRIED),
+        )
+        .cte("recorded")
+    )
 )
