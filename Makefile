@@ -16,7 +16,7 @@ dev: $(VENV)/.dev-installed
 test: $(VENV)/.test-installed
 	$(BIN)/pytest $(ARGS)
 
-# Every benchmark, into bench/RESULTS.md: about 14 minutes; `make bench ARGS=--quick` about 3.
+# Every benchmark, into bench/RESULTS.md: about 15 minutes; `make bench ARGS=--quick` about 3.
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench $(ARGS)
 
