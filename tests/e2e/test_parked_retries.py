@@ -1,4 +1,5 @@
-"""A retry of an endpoint with a held line waits parked in SQL; without a line, on a countdown."""
+"""A retry after a timeout, with deliveries held behind it, waits parked in SQL; others ride a
+countdown."""
 
 from datetime import UTC, datetime
 from typing import Any
@@ -54,16 +55,18 @@ def test_a_retry_behind_a_held_line_is_parked_in_sql(
     assert datetime.fromisoformat(retried["started_at"]) >= due
 
 
-def test_a_retry_with_no_line_rides_a_countdown(
+def test_a_retry_after_an_answer_rides_a_countdown(
     client: FlaskClient, engine: Engine, receiver: Receiver, worker: CeleryProcess
 ) -> None:
-    """No scheduler runs: the retry comes back by Celery's countdown alone."""
-    receiver.script("/flaky", Reply(500), Reply(200))
+    """A 500, even with a delivery held behind it: no scheduler runs, and the retries come
+    back by Celery's countdown alone."""
+    receiver.script("/flaky", Reply(500), Reply(500), Reply(200))
     create_endpoint(client, receiver.url("/flaky"))
-    (delivery,) = post_event(client)["deliveries"]
+    delivery_ids = [post_event(client)["deliveries"][0]["id"] for _ in range(2)]
 
-    queued = first_recorded(client, engine, [delivery["id"]])
+    queued = first_recorded(client, engine, delivery_ids)
     assert queued["status"] == "pending"
     assert queued["queued_until"] == queued["next_attempt_at"]
 
-    assert wait_for_delivery(client, delivery["id"], "succeeded")["attempt_count"] == 2
+    done = [wait_for_delivery(client, d, "succeeded") for d in delivery_ids]
+    assert [d["attempt_count"] for d in done] == [2, 2]

@@ -111,15 +111,23 @@ class Deliverer:
             inject_trace_context(headers)
         response = self.sender.send(claim.url, headers, claim.payload)
         attempt = self.rules.judge(claim.run_attempt, started, response, self.clock())
-        if attempt.queued and self.throttle.waiting([claim.endpoint_id]):
-            # Deliveries are held in SQL behind the endpoint: a countdown would only bring the
-            # retry back to be received, claimed and held behind them, at a cost that adds up
-            # when many endpoints fail at once. It is parked in SQL instead, for the scheduler.
-            attempt = replace(attempt, queued=False)
+        if attempt.queued and attempt.error == AttemptError.TIMEOUT:
+            attempt = self.park_behind_line(claim, attempt)
         attempt = replace(attempt, request_headers=recorded(headers, claim.headers))
         status = self.record(claim, attempt)
         self.observe(claim, attempt, status)
         return attempt, status
+
+    def park_behind_line(self, claim: Claim, attempt: AttemptRecord) -> AttemptRecord:
+        """Park a timed-out attempt's retry in SQL if deliveries are held behind its endpoint.
+
+        A timeout halves the endpoint's slots: a countdown would only bring the retry back to
+        be received, claimed and held behind the line, at a cost that adds up when many
+        endpoints hang at once. The scheduler sends it when due, or holds it in the line.
+        """
+        if self.throttle.waiting([claim.endpoint_id]):
+            return replace(attempt, queued=False)
+        return attempt
 
     def hold(self, claim: Claim, slot: Slot, limits: Limits) -> Again | None:
         """Give the claim back without an attempt; wait on a countdown or held in SQL."""
