@@ -2,7 +2,7 @@
 
 The convention `make bench` relies on: a module `bench/<name>.py` with a function
 `run(size: Size) -> list[Measurement]` is a benchmark. `size` is "smoke" (seconds: the test
-suite runs it), "quick" (all benchmarks in about three minutes) or "full" (about 14 minutes).
+suite runs it), "quick" (all benchmarks in about three minutes) or "full" (about 15 minutes).
 """
 
 import statistics

@@ -4,8 +4,9 @@ import json
 import re
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from tests.support.api import (
     RFC3339,
@@ -184,3 +185,25 @@ def test_list_events_filters_and_pages(client: FlaskClient) -> None:
     assert ids(f"?cursor={newest_first[1]}&limit=2") == newest_first[2:4]
     assert invalid(client.get("/v1/events?type=invoice.*")) == [["query", "type"]]
     assert invalid(client.get("/v1/events?limit=300")) == [["query", "limit"]]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_event_after_the_database_dropped_its_connections_is_accepted_once(
+    client: FlaskClient, engine: Engine
+) -> None:
+    """The API's pooled connections died (a restart): the next event is read again on a fresh
+    one and stored once, not refused."""
+    create_endpoint(client)
+    send_event(client)  # the API's pool now holds a connection
+    with engine.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+    response = client.post("/v1/events", json={"type": "invoice.paid", "data": {"n": 2}})
+
+    assert response.status_code == 202, response.get_json()
+    assert count(engine, "events") == 2

@@ -59,21 +59,25 @@ class PostgresPath:
 
     def publish(self, event: Incoming) -> Published:
         """Check the event against the catalogue, read its subscribers, store it all at once."""
-        values = {"name": event.type, "tenant": event.tenant, "endpoint_id": event.endpoint_id}
         try:
-            entry = self.schema_of.one_or_none(values)
+            return self._publish(event)
         except DBAPIError as exc:
             # The API's pool does not ping each connection before use (a round trip per
-            # event): one that died with a database restart fails here, having written
-            # nothing, and the pool is renewed. Once more on a fresh connection.
-            if not is_unavailable(exc):
+            # event): one that died with a database restart fails a read, having written
+            # nothing, and the pool is renewed. Once more on a fresh connection; never after
+            # the write, which may have happened.
+            if not is_unavailable(exc) or exc.statement == self.store.sql:
                 raise
-            entry = self.schema_of.one_or_none(values)
-        check_entry(entry, event.type, event.data, require_known=event.require_known)
+            return self._publish(event)
+
+    def _publish(self, event: Incoming) -> Published:
+        values = {"name": event.type, "tenant": event.tenant, "endpoint_id": event.endpoint_id}
         subscribers = self.subscribers if event.endpoint_id is None else self.one_subscriber
-        stored = StoredEvent(new_id("evt"), event.type, event.tenant, event.now)
         with lent(self.engine) as pooled:
+            entry = self.schema_of.one_or_none(values, on=pooled)
+            check_entry(entry, event.type, event.data, require_known=event.require_known)
             created = new_deliveries(subscribers.all(values, on=pooled), event.type)
+            stored = StoredEvent(new_id("evt"), event.type, event.tenant, event.now)
             self.store.execute(
                 {
                     "event_id": stored.id,
